@@ -1,0 +1,64 @@
+"""The application factory: wiring only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_openapi3 import Info, OpenAPI
+
+from backend import cli, db, errors, request_log
+from backend.config import Config
+from backend.queue import SESSION_KEY, JobQueue
+
+API_INFO = Info(
+    title="青浦城管进社区 API",
+    version="1",
+    description="小程序与值守系统接口。错误响应统一为 {code, message, description, errors?}，message 为可直接展示的中文。",
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
+    config = Config.from_env(**(overrides or {}))
+    request_log.configure_logging(config.LOG_LEVEL)
+
+    app = OpenAPI(
+        __name__,
+        info=API_INFO,
+        doc_prefix="/api",
+        doc_url="/openapi.json",
+        validation_error_status=400,
+        validation_error_model=errors.ErrorBody,
+        validation_error_callback=errors.validation_error_response,
+    )
+    app.config.update(
+        SECRET_KEY=config.SECRET_KEY,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        QINGPU=config,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    if config.database_url.startswith("sqlite"):
+        config.instance_dir.mkdir(parents=True, exist_ok=True)
+    job_queue = JobQueue(config.REDIS_URL, config.RQ_QUEUE)
+    app.extensions["job_queue"] = job_queue
+    engine = db.create_db_engine(config.database_url, pool_recycle=config.DATABASE_POOL_RECYCLE)
+    db.init_app(app, engine, info={SESSION_KEY: job_queue})
+
+    request_log.init_app(app)
+    errors.register_error_handlers(app)
+
+    # The composition root is the one place that knows every HTTP package.
+    from backend.health import health_api
+    from miniprogram_api import mp_api
+
+    for api in (health_api, mp_api):
+        app.register_api(api)
+    cli.init_app(app)
+    return app
+
+
+def get_config() -> Config:
+    """The Config of the current app."""
+    return current_app.config["QINGPU"]

@@ -1,0 +1,116 @@
+"""Flask commands: migrations, seeding, imports and the RQ worker."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+from alembic import command
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from backend import migrate
+from backend.db import get_session
+from backend.org.services import import_estates
+from backend.seed import seed_content
+
+ESTATE_COLUMNS = {"estate", "street_or_town", "address"}
+
+
+def init_app(app: Flask) -> None:
+    for cmd in (db_group, seed_command, estates_group, worker_command):
+        app.cli.add_command(cmd)
+
+
+def _config():  # noqa: ANN202
+    return current_app.config["QINGPU"]
+
+
+@click.group("db", help="Database migrations (Alembic).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrate.upgrade(_config().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    migrate.downgrade(_config().database_url, revision)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate/--empty", default=True)
+@with_appcontext
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new migration, by default generated from the models."""
+    command.revision(
+        migrate.alembic_config(_config().database_url), message=message, autogenerate=autogenerate
+    )
+
+
+@click.command("seed")
+@with_appcontext
+def seed_command() -> None:
+    """Load towns, squads, categories and key estates from content/ (idempotent)."""
+    session = get_session()
+    result = seed_content(session, _config().content_dir)
+    session.commit()
+    click.echo(result.summary())
+    for line, reason in result.key_estates.skipped:
+        click.echo(f"  key estate {line}: skipped, {reason}")
+
+
+@click.group("estates", help="Estates (小区).")
+def estates_group() -> None:
+    pass
+
+
+@estates_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def estates_import(path: Path) -> None:
+    """Import estates from a CSV with columns estate,street_or_town,address[,aliases][,property_company]."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = ESTATE_COLUMNS - set(reader.fieldnames or [])
+        if missing:
+            raise click.ClickException(f"{path}: missing columns {', '.join(sorted(missing))}")
+        session = get_session()
+        report = import_estates(session, reader)
+    session.commit()
+    click.echo(f"{path.name}: {report.summary()}")
+    for line, reason in report.skipped:
+        click.echo(f"  line {line}: skipped, {reason}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.argument("queues", nargs=-1)
+@with_appcontext
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker inside the app (jobs get the app's database and settings)."""
+    from backend.worker import AppWorker
+
+    job_queue = current_app.extensions["job_queue"]
+    if job_queue.redis is None:
+        click.echo("REDIS_URL is not set: jobs run in-process, no worker is needed", err=True)
+        sys.exit(1)
+    worker = AppWorker(
+        list(queues) or [job_queue.queue_name],
+        connection=job_queue.redis,
+        app=current_app._get_current_object(),
+    )
+    worker.work(burst=burst)

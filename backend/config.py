@@ -1,0 +1,112 @@
+"""One Config for the whole service, read from the environment with safe defaults for a developer's machine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes a configuration the service must not start with."""
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every configuration key of the service. The README's table is checked against this class."""
+
+    APP_ENV: str = _setting(
+        "development", "`development` (embedded defaults), `production` (secrets required) or `testing`"
+    )
+    SECRET_KEY: str = _setting(DEV_SECRET_KEY, "signs sessions and tokens; required in production")
+    DATABASE_URL: str = _setting("", "SQLAlchemy URL; empty means the SQLite file `instance/qingpu.sqlite3`")
+    DATABASE_POOL_RECYCLE: int = _setting(
+        3600, "seconds after which a pooled MySQL connection is replaced (below MySQL's wait_timeout)"
+    )
+    REDIS_URL: str = _setting(
+        "", "Redis for RQ jobs and shared state; empty runs jobs in-process after commit"
+    )
+    RQ_QUEUE: str = _setting("default", "name of the RQ queue jobs are sent to")
+    INSTANCE_DIR: str = _setting("", "folder for the SQLite file and uploads; empty means `instance/`")
+    CONTENT_DIR: str = _setting("", "folder of the seed content; empty means the project's `content/`")
+    LOG_LEVEL: str = _setting("INFO", "level of the application's log")
+    WECHAT_APP_ID: str = _setting("", "the mini-program's AppID; empty enables the development login")
+    WECHAT_APP_SECRET: str = _setting("", "the mini-program's AppSecret")
+    WECHAT_API_BASE_URL: str = _setting(
+        "https://api.weixin.qq.com/", "base URL of WeChat's HTTP API (a local stand-in in tests)"
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Build the configuration from `environ` (default: the process environment), then `overrides`."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in overrides:
+                values[f.name] = overrides[f.name]
+            elif f.name in environ:
+                raw = environ[f.name]
+                values[f.name] = int(raw) if isinstance(f.default, int) else raw.strip()
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {sorted(unknown)}")
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.APP_ENV not in {"development", "production", "testing"}:
+            raise ConfigError(f"APP_ENV must be development, production or testing, not {self.APP_ENV!r}")
+        if self.is_production:
+            missing = [
+                name
+                for name, bad in (
+                    ("SECRET_KEY", self.SECRET_KEY in {"", DEV_SECRET_KEY}),
+                    ("DATABASE_URL", not self.DATABASE_URL),
+                    ("REDIS_URL", not self.REDIS_URL),
+                    ("WECHAT_APP_ID", not self.WECHAT_APP_ID),
+                    ("WECHAT_APP_SECRET", not self.WECHAT_APP_SECRET),
+                )
+                if bad
+            ]
+            if missing:
+                raise ConfigError(f"production needs these settings: {', '.join(missing)}")
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    @property
+    def instance_dir(self) -> Path:
+        return Path(self.INSTANCE_DIR) if self.INSTANCE_DIR else PROJECT_ROOT / "instance"
+
+    @property
+    def content_dir(self) -> Path:
+        return Path(self.CONTENT_DIR) if self.CONTENT_DIR else PROJECT_ROOT / "content"
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or f"sqlite:///{self.instance_dir / 'qingpu.sqlite3'}"
+
+    @property
+    def wechat_configured(self) -> bool:
+        return bool(self.WECHAT_APP_ID and self.WECHAT_APP_SECRET)
+
+    @property
+    def embedded(self) -> bool:
+        """The embedded default: SQLite, in-process jobs, no WeChat credentials, not production."""
+        return not self.is_production and self.database_url.startswith("sqlite")
+
+
+def documented_keys() -> dict[str, tuple[Any, str]]:
+    """Each key with its default and its description, for the README and its check."""
+    return {f.name: (f.default, f.metadata["doc"]) for f in fields(Config)}

@@ -1,0 +1,125 @@
+"""The declarative Base, the engine and the per-request session; plain SQLAlchemy 2."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC instant, stored as a naive UTC DATETIME (microseconds kept on MySQL)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name in {"mysql", "mariadb"}:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an aware UTC instant is required")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_db_engine(url: str, *, pool_recycle: int = 3600) -> Engine:
+    """An engine configured for the dialect: utf8mb4 and pre-ping on MySQL, real transactions on SQLite."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() in {"mysql", "mariadb"}:
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        kwargs.update(pool_pre_ping=True, pool_recycle=pool_recycle)
+    engine = create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        _make_sqlite_transactional(engine)
+    return engine
+
+
+def _make_sqlite_transactional(engine: Engine) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL; SQLAlchemy's documented
+    # recipe hands BEGIN to SQLAlchemy instead.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """The engine and the session factory of one app; `info` is copied into every session."""
+
+    def __init__(self, engine: Engine, info: dict[str, Any] | None = None) -> None:
+        self.engine = engine
+        self.info = info or {}
+        self.sessionmaker: sessionmaker[Session] = sessionmaker(
+            engine, expire_on_commit=False, info=self.info
+        )
+
+    def bind_to_connection(self, connection: Connection) -> None:
+        """Hand out sessions that work inside `connection`'s open transaction, each commit becoming a
+        savepoint release (the savepoint-per-test recipe)."""
+        self.sessionmaker = sessionmaker(
+            bind=connection, expire_on_commit=False, info=self.info, join_transaction_mode="create_savepoint"
+        )
+
+    def unbind(self) -> None:
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+
+
+def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> Database:
+    database = Database(engine, info)
+    app.extensions["db"] = database
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return database
+
+
+def get_session() -> Session:
+    """The session of the current app context, opened on first use and closed at its end."""
+    if not has_app_context():
+        raise RuntimeError("get_session() needs an application context")
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db"].sessionmaker()
+    return g.db_session

@@ -1,0 +1,204 @@
+"""The AppError family and the one JSON error shape: {"code", "message", "description", "errors"?}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Chinese text a resident can read, by HTTP status, for errors raised by the framework itself.
+STATUS_MESSAGES = {
+    400: "请求有误，请检查后重试",
+    401: "请先登录",
+    403: "没有权限进行此操作",
+    404: "您访问的内容不存在",
+    405: "不支持该请求方式",
+    409: "操作与当前状态冲突",
+    413: "上传的内容太大",
+    415: "不支持的内容类型",
+    422: "提交的内容未通过校验",
+    429: "操作过于频繁，请稍后再试",
+    500: "服务器开小差了，请稍后再试",
+    503: "服务暂时不可用，请稍后再试",
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every non-2xx JSON response."""
+
+    code: str
+    message: str
+    description: str
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    status = 400
+    code = "bad_request"
+    message = STATUS_MESSAGES[400]
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        description: str = "",
+        errors: list[FieldError] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.description = description
+        self.errors = errors
+        if code:
+            self.code = code
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(
+            code=self.code, message=self.message, description=self.description, errors=self.errors
+        )
+
+
+class ValidationFailed(AppError):
+    status = 400
+    code = "validation_error"
+    message = "提交的内容有误，请按提示修改"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+    message = STATUS_MESSAGES[401]
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    message = STATUS_MESSAGES[403]
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    message = STATUS_MESSAGES[404]
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+    message = STATUS_MESSAGES[409]
+
+
+class RateLimited(AppError):
+    status = 429
+    code = "rate_limited"
+    message = STATUS_MESSAGES[429]
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "service_unavailable"
+    message = STATUS_MESSAGES[503]
+
+
+def error_response(body: ErrorBody, status: int) -> Response:
+    response = jsonify(body.model_dump(exclude_none=True))
+    response.status_code = status
+    return response
+
+
+# pydantic's error types, in words a resident can read; {placeholders} come from the error's context.
+_PYDANTIC_MESSAGES = {
+    "missing": "必填",
+    "string_type": "应为文本",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "list_type": "应为列表",
+    "too_long": "最多 {max_length} 项",
+    "too_short": "至少 {min_length} 项",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "extra_forbidden": "不允许的字段",
+    "json_invalid": "不是有效的 JSON",
+    "uuid_parsing": "格式不正确",
+    "datetime_parsing": "应为日期时间",
+    "datetime_from_date_parsing": "应为日期时间",
+    "date_parsing": "应为日期",
+    "value_error": "{error}",
+}
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Each pydantic error as a field path and a Chinese message."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in err["loc"]) or "body"
+        template = _PYDANTIC_MESSAGES.get(err["type"], "取值不正确")
+        ctx = dict(err.get("ctx") or {})
+        if "error" in ctx:
+            ctx["error"] = str(ctx["error"]).removeprefix("Value error, ")
+        try:
+            message = template.format(**ctx)
+        except (KeyError, IndexError):
+            message = "取值不正确"
+        out.append(FieldError(field=loc, message=message))
+    return out
+
+
+def validation_error_response(exc: ValidationError) -> Response:
+    """flask-openapi3's hook for request validation: our shape, status 400."""
+    errors = field_errors(exc)
+    failed = ValidationFailed(description="; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+    return error_response(failed.body(), failed.status)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError) -> Response:
+        return error_response(exc.body(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        if status < 400:
+            return exc
+        body = ErrorBody(
+            code=(exc.name or "error").lower().replace(" ", "_"),
+            message=STATUS_MESSAGES.get(status, STATUS_MESSAGES[400 if status < 500 else 500]),
+            description=exc.description or "",
+        )
+        response = error_response(body, status)
+        for header in ("Allow", "Retry-After"):
+            if exc.get_response().headers.get(header):
+                response.headers[header] = exc.get_response().headers[header]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = ErrorBody(code="internal_error", message=STATUS_MESSAGES[500], description="")
+        return error_response(body, 500)

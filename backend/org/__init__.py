@@ -1,0 +1,1 @@
+"""The organisation: towns, their enforcement squads, estates and property companies."""

@@ -1,0 +1,245 @@
+"""Rules of the organisation: seeding towns and squads, importing estates, finding estates."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
+
+
+class TownSeed(BaseModel):
+    code: str = Field(pattern=r"^[a-z_]+$")
+    name: str = Field(min_length=2)
+    kind: str = Field(pattern=r"^(街道|镇)$")
+    squad: str = Field(min_length=2)
+
+
+class EstateSeed(BaseModel):
+    name: str = Field(min_length=1)
+    town: str
+    address: str = ""
+    aliases: list[str] = []
+
+
+@dataclass
+class ImportReport:
+    """What an import did, row by row where it did not add or update."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"skipped {len(self.skipped)}"
+        )
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.per_page) if self.per_page else 0
+
+
+def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:
+    """Create or update the towns and their squads; returns how many rows changed."""
+    changed = 0
+    existing = {t.code: t for t in session.scalars(select(Town).options(selectinload(Town.squad)))}
+    for position, seed in enumerate(towns):
+        town = existing.get(seed.code)
+        if town is None:
+            town = Town(code=seed.code)
+            session.add(town)
+        changed += _assign(town, name=seed.name, kind=seed.kind, position=position)
+        squad = town.squad or Squad(code=seed.code, town=town)
+        if squad.id is None:
+            session.add(squad)
+            changed += 1
+        changed += _assign(squad, name=seed.squad)
+    session.flush()
+    return changed
+
+
+def find_town(session: Session, text: str) -> Town | None:
+    """A town by code, full name (夏阳街道) or short name (夏阳)."""
+    text = text.strip()
+    if not text:
+        return None
+    for town in _towns(session):
+        if text in {town.code, town.name, town.name.removesuffix("街道").removesuffix("镇")}:
+            return town
+    return None
+
+
+def seed_key_estates(session: Session, estates: Iterable[EstateSeed]) -> ImportReport:
+    """Create or update the notice's key estates and mark them as key."""
+    report = ImportReport()
+    for line, seed in enumerate(estates, start=1):
+        town = find_town(session, seed.town)
+        if town is None:
+            report.skipped.append((line, f"unknown town {seed.town!r}"))
+            continue
+        _upsert_estate(session, report, town, seed.name, seed.address, seed.aliases, None, is_key=True)
+    session.flush()
+    return report
+
+
+def import_estates(session: Session, rows: Iterable[Mapping[str, str | None]]) -> ImportReport:
+    """Import estates from rows with `estate`, `street_or_town`, `address` and, optionally, `aliases`
+    (separated by |) and `property_company`. Idempotent: a blank cell never erases what we know, aliases
+    are only added, and the same name in two towns is two estates. Row numbers count the header as 1."""
+    report = ImportReport()
+    seen: dict[tuple[int, str], int] = {}
+    for line, row in enumerate(rows, start=2):
+        name = (row.get("estate") or "").strip()
+        town_text = (row.get("street_or_town") or "").strip()
+        if not name:
+            report.skipped.append((line, "blank estate name"))
+            continue
+        town = find_town(session, town_text)
+        if town is None:
+            report.skipped.append((line, f"unknown town {town_text!r}" if town_text else "blank town"))
+            continue
+        if (town.id, name) in seen:
+            report.skipped.append((line, f"repeats line {seen[town.id, name]} ({name}, {town.name})"))
+            continue
+        seen[town.id, name] = line
+        aliases = [a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()]
+        _upsert_estate(
+            session,
+            report,
+            town,
+            name,
+            (row.get("address") or "").strip(),
+            aliases,
+            (row.get("property_company") or "").strip() or None,
+        )
+    session.flush()
+    return report
+
+
+def _upsert_estate(
+    session: Session,
+    report: ImportReport,
+    town: Town,
+    name: str,
+    address: str,
+    aliases: list[str],
+    company_name: str | None,
+    *,
+    is_key: bool = False,
+) -> Estate:
+    estate = session.scalar(
+        select(Estate)
+        .where(Estate.town_id == town.id, Estate.name == name)
+        .options(selectinload(Estate.aliases))
+    )
+    created = estate is None
+    if estate is None:
+        estate = Estate(name=name, town=town, address="", is_key=False)
+        session.add(estate)
+    changed = False
+    if address and estate.address != address:
+        estate.address = address
+        changed = True
+    if is_key and not estate.is_key:
+        estate.is_key = True
+        changed = True
+    if company_name:
+        company = _get_or_create_company(session, company_name)
+        if estate.property_company is not company:
+            estate.property_company = company
+            changed = True
+    known = {a.alias for a in estate.aliases}
+    for alias in dict.fromkeys(aliases):
+        if alias not in known and alias != name:
+            estate.aliases.append(EstateAlias(alias=alias))
+            changed = True
+    if created:
+        report.added += 1
+    elif changed:
+        report.updated += 1
+    else:
+        report.unchanged += 1
+    return estate
+
+
+def _get_or_create_company(session: Session, name: str) -> PropertyCompany:
+    company = session.scalar(select(PropertyCompany).where(PropertyCompany.name == name))
+    if company is None:
+        company = PropertyCompany(name=name)
+        session.add(company)
+        session.flush()
+    return company
+
+
+def list_towns(session: Session) -> list[Town]:
+    return _towns(session)
+
+
+def _towns(session: Session) -> list[Town]:
+    return list(session.scalars(select(Town).options(selectinload(Town.squad)).order_by(Town.position)))
+
+
+def search_estates(
+    session: Session, *, q: str = "", town: Town | None = None, page: int = 1, per_page: int = 20
+) -> Page[Estate]:
+    """Estates whose name, address or an alias contains `q`, best matches first."""
+    query: Select[tuple[Estate]] = select(Estate)
+    q = q.strip()
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        alias_match = select(EstateAlias.id).where(
+            EstateAlias.estate_id == Estate.id, EstateAlias.alias.like(pattern, escape="\\")
+        )
+        query = query.where(
+            or_(
+                Estate.name.like(pattern, escape="\\"),
+                Estate.address.like(pattern, escape="\\"),
+                alias_match.exists(),
+            )
+        )
+    if town is not None:
+        query = query.where(Estate.town_id == town.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    ordering = (
+        [Estate.name != q, func.length(Estate.name), Estate.name, Estate.id]
+        if q
+        else [Estate.name, Estate.id]
+    )
+    items = session.scalars(
+        query.options(
+            selectinload(Estate.aliases), selectinload(Estate.town), selectinload(Estate.property_company)
+        )
+        .order_by(*ordering)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(list(items), page, per_page, total)
+
+
+def _assign(obj: object, **values: object) -> int:
+    changed = 0
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed += 1
+    return changed

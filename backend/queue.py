@@ -1,0 +1,96 @@
+"""Background jobs: RQ on Redis when REDIS_URL is set, in-process right after commit when it is not.
+
+A job is requested inside a transaction with `enqueue_after_commit`; it is sent only once that
+transaction commits, and dropped if it rolls back, so a worker never sees a row that is not there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "job_queue"
+_PENDING_KEY = "pending_jobs"
+
+
+@dataclass
+class PendingJob:
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    job_id: str | None = None
+    retries: int = 3
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class JobQueue:
+    """Where committed jobs go: a Redis queue, or this process."""
+
+    def __init__(self, redis_url: str = "", queue_name: str = "default") -> None:
+        self.redis: Redis | None = Redis.from_url(redis_url) if redis_url else None
+        self.queue_name = queue_name
+        self.rq: Queue | None = Queue(queue_name, connection=self.redis) if self.redis is not None else None
+        self.inline_runner: Callable[[PendingJob], None] = _run_inline
+
+    @property
+    def mode(self) -> str:
+        return "redis" if self.rq is not None else "inline"
+
+    def send(self, job: PendingJob) -> None:
+        if self.rq is None:
+            self.inline_runner(job)
+            return
+        retry = Retry(max=job.retries, interval=[10, 60, 300][: max(job.retries, 1)]) if job.retries else None
+        self.rq.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry, **job.options)
+
+    def ping(self) -> bool:
+        return self.redis.ping() if self.redis is not None else True
+
+
+def _run_inline(job: PendingJob) -> None:
+    try:
+        job.func(*job.args)
+    except Exception:
+        # The transaction that asked for the job has committed; a failing job must not undo the request.
+        log.exception("in-process job %s failed", getattr(job.func, "__name__", job.func))
+
+
+def enqueue_after_commit(
+    session: Session,
+    func: Callable[..., Any],
+    *args: Any,
+    job_id: str | None = None,
+    retries: int = 3,
+    **options: Any,
+) -> None:
+    """Run `func(*args)` in the background once `session`'s transaction commits; never if it rolls back."""
+    if SESSION_KEY not in session.info:
+        raise RuntimeError("this session has no job queue; create it from the app's Database")
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still drops the job
+    session.info.setdefault(_PENDING_KEY, []).append(PendingJob(func, args, job_id, retries, options))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    pending: list[PendingJob] = session.info.pop(_PENDING_KEY, [])
+    queue: JobQueue | None = session.info.get(SESSION_KEY)
+    for job in pending:
+        try:
+            queue.send(job)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("could not send job %s after commit", getattr(job.func, "__name__", job.func))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_PENDING_KEY, None)

@@ -1,0 +1,1 @@
+"""The campaign's case categories: groups, codes, legal basis and time limits."""

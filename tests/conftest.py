@@ -1,0 +1,106 @@
+"""Fixtures: one migrated, seeded database per run (SQLite by default, MariaDB when TEST_DATABASE_URL says so),
+and a transaction per test, rolled back at its end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from backend import create_app, migrate
+from backend.seed import seed_content
+
+
+def services_required() -> bool:
+    """In CI every service a test needs must be there: a missing one fails the test instead of skipping it."""
+    return os.environ.get("CI", "").lower() in {"1", "true"} or bool(
+        os.environ.get("QINGPU_REQUIRE_SERVICES")
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return (
+        os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
+    app = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
+            "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
+        }
+    )
+    migrate.upgrade(database_url)
+    with app.app_context():
+        database = app.extensions["db"]
+        with database.sessionmaker() as session:
+            seed_content(session, app.config["QINGPU"].content_dir)
+            session.commit()
+    yield app
+    app.extensions["db"].engine.dispose()
+
+
+@pytest.fixture
+def connection(app) -> Iterator[Connection]:
+    """A connection in an open transaction; every session of the app works inside it."""
+    database = app.extensions["db"]
+    with database.engine.connect() as conn:
+        outer = conn.begin()
+        database.bind_to_connection(conn)
+        try:
+            yield conn
+        finally:
+            database.unbind()
+            if outer.is_active:
+                outer.rollback()
+
+
+@pytest.fixture
+def session(app, connection: Connection) -> Iterator[Session]:
+    with app.app_context():
+        db_session = app.extensions["db"].sessionmaker()
+        try:
+            yield db_session
+        finally:
+            db_session.close()
+
+
+@pytest.fixture
+def client(app, connection: Connection) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_runner(app, connection: Connection):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis: skipped on a bare machine, a failure in CI or when one was named but is unreachable."""
+    url = os.environ.get("TEST_REDIS_URL", "")
+    if not url and services_required():
+        url = "redis://127.0.0.1:6379/15"
+    if not url:
+        pytest.skip("no Redis configured (set TEST_REDIS_URL); CI runs this test")
+    try:
+        Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        pytest.fail(f"Redis at {url} is unreachable: {exc}")
+    return url
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    url = os.environ.get("TEST_DATABASE_URL") or "sqlite (temporary file)"
+    redis = os.environ.get("TEST_REDIS_URL") or "none: jobs run in-process"
+    return [f"qingpu database: {url}", f"qingpu redis: {redis}", f"services required: {services_required()}"]
