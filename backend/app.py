@@ -33,11 +33,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     )
     app.config.update(
         SECRET_KEY=config.SECRET_KEY,
-        JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         QINGPU=config,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
     if config.database_url.startswith("sqlite"):
         config.instance_dir.mkdir(parents=True, exist_ok=True)
