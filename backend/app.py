@@ -25,6 +25,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     app = OpenAPI(
         __name__,
         info=API_INFO,
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer", "description": "登录接口返回的令牌"}
+        },
         doc_prefix="/api",
         doc_url="/openapi.json",
         validation_error_status=400,
@@ -46,15 +49,30 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     engine = db.create_db_engine(config.database_url, pool_recycle=config.DATABASE_POOL_RECYCLE)
     db.init_app(app, engine, info={SESSION_KEY: job_queue})
 
+    if config.wechat_configured:
+        from backend.wechat import WeChatGateway
+
+        app.extensions["wechat"] = WeChatGateway(
+            config.WECHAT_APP_ID,
+            config.WECHAT_APP_SECRET,
+            base_url=config.WECHAT_API_BASE_URL,
+            redis=job_queue.redis,
+        )
+    from backend.uploads.storage import LocalStorage
+
+    app.extensions["storage"] = LocalStorage(config.upload_dir)
+
     request_log.init_app(app)
     errors.register_error_handlers(app)
 
     # The composition root is the one place that knows every HTTP package.
     from backend.health import health_api
-    from miniprogram_api import mp_api
+    from miniprogram_api import dev_api, mp_api
 
     for api in (health_api, mp_api):
         app.register_api(api)
+    if config.embedded and not config.wechat_configured:
+        app.register_api(dev_api)  # the development login exists only on the embedded defaults
     cli.init_app(app)
     return app
 

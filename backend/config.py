@@ -44,6 +44,12 @@ class Config:
     WECHAT_API_BASE_URL: str = _setting(
         "https://api.weixin.qq.com/", "base URL of WeChat's HTTP API (a local stand-in in tests)"
     )
+    WECHAT_TEMPLATE_CASE_STATUS: str = _setting(
+        "", "subscribe-message template id for case status changes; empty sends none"
+    )
+    AUTH_TOKEN_TTL_DAYS: int = _setting(30, "days a mini-program bearer token stays valid")
+    REPORTS_PER_DAY: int = _setting(10, "reports one user may file per day (Shanghai time)")
+    UPLOAD_DIR: str = _setting("", "folder of uploaded photos; empty means `instance/uploads`")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -92,6 +98,15 @@ class Config:
     @property
     def content_dir(self) -> Path:
         return Path(self.CONTENT_DIR) if self.CONTENT_DIR else PROJECT_ROOT / "content"
+
+    @property
+    def upload_dir(self) -> Path:
+        return Path(self.UPLOAD_DIR) if self.UPLOAD_DIR else self.instance_dir / "uploads"
+
+    @property
+    def subscribe_templates(self) -> dict[str, str]:
+        """Subscribe-message kind -> WeChat template id, for the kinds that are configured."""
+        return {kind: tid for kind, tid in {"case_status": self.WECHAT_TEMPLATE_CASE_STATUS}.items() if tid}
 
     @property
     def database_url(self) -> str:

@@ -67,7 +67,8 @@ def create_db_engine(url: str, *, pool_recycle: int = 3600) -> Engine:
 
 def _make_sqlite_transactional(engine: Engine) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL; SQLAlchemy's documented
-    # recipe hands BEGIN to SQLAlchemy instead.
+    # recipe hands BEGIN to SQLAlchemy instead. IMMEDIATE takes the write lock up front (as Rails does for
+    # SQLite), so two writers queue on busy_timeout instead of failing when one upgrades a read lock.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -79,7 +80,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

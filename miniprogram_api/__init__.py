@@ -1,6 +1,7 @@
 """The mini-program's JSON API under /api/mp/v1: HTTP only, every decision is a backend service's."""
 
-from miniprogram_api import catalog  # noqa: F401  (registers the routes)
+from miniprogram_api import auth, catalog, messages, reports, uploads  # noqa: F401  (registers the routes)
+from miniprogram_api.auth import dev_api
 from miniprogram_api.blueprint import mp_api
 
-__all__ = ["mp_api"]
+__all__ = ["dev_api", "mp_api"]

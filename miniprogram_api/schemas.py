@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backend.taxonomy.services import CATEGORY_CODES
+
+CategoryCode = Literal[CATEGORY_CODES]  # type: ignore[valid-type]
+UPLOAD_ID = r"^[0-9a-f]{32}$"
+TRACKING_NO = r"^QP\d{8}-\d{4,6}$"
+PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class StrictBody(BaseModel):
+    """A JSON body: no unknown fields, no silent type coercion (\"yes\" is not a boolean)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class PageQuery(Strict):
@@ -95,3 +111,213 @@ class CategoryOut(BaseModel):
 
 class CategoryList(BaseModel):
     data: list[CategoryOut]
+
+
+# ------------------------------------------------------------------------------------------- auth
+
+
+class LoginBody(StrictBody):
+    code: str = Field(min_length=1, max_length=128, description="wx.login 返回的 code")
+
+
+class DevLoginBody(StrictBody):
+    nickname: str = Field(min_length=1, max_length=32, description="开发用昵称（仅嵌入式开发模式）")
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: dt.datetime
+
+
+# ---------------------------------------------------------------------------------------- uploads
+
+
+class UploadOut(BaseModel):
+    id: str
+
+
+class UploadPath(BaseModel):
+    upload_id: str = Field(pattern=UPLOAD_ID)
+
+
+class UploadQuery(BaseModel):
+    sig: str = Field("", max_length=256, description="照片链接中的签名")
+
+
+# ---------------------------------------------------------------------------------------- reports
+
+
+class ReportBody(StrictBody):
+    category: CategoryCode | None = Field(None, description="问题类别代码；不填时由系统推荐并待中队确认")
+    description: str = Field(min_length=10, max_length=1000, description="问题描述，10–1000 字")
+    estate_id: int | None = Field(None, ge=1, description="小区 id（与 address 二选一）")
+    address: str = Field("", max_length=255, description="地址（无小区时填写）")
+    town: str | None = Field(None, max_length=32, description="街镇代码或名称（配合 address）")
+    building: str = Field("", max_length=32, description="楼号")
+    unit: str = Field("", max_length=32, description="单元")
+    room: str = Field("", max_length=32, description="室号")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lng: float | None = Field(None, ge=-180, le=180)
+    photos: list[str] = Field(
+        default_factory=list, max_length=9, description="上传接口返回的照片 id，最多 9 张"
+    )
+    anonymous: bool = False
+    contact_phone: str | None = Field(None, pattern=PHONE, description="联系电话（仅办理人员可见）")
+    client_request_id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$", description="客户端生成的请求号，重试时不变"
+    )
+    in_progress: bool = Field(False, description="是否正在施工")
+
+    @model_validator(mode="after")
+    def _checks(self) -> ReportBody:
+        import re
+
+        if (self.lat is None) != (self.lng is None):
+            raise ValueError("lat 和 lng 需同时提供")
+        for photo in self.photos:
+            if not re.fullmatch(UPLOAD_ID, photo):
+                raise ValueError("照片 id 格式不正确")
+        if self.estate_id is None and not self.address:
+            raise ValueError("请选择小区或填写地址")
+        return self
+
+
+class TrackingPath(BaseModel):
+    tracking_no: str = Field(max_length=20)
+
+
+class SimilarQuery(Strict):
+    estate_id: int = Field(ge=1)
+    category: CategoryCode | None = None
+    building: str = Field("", max_length=32)
+
+
+class WithdrawBody(StrictBody):
+    reason: str = Field("", max_length=200)
+
+
+class RatingBody(StrictBody):
+    score: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    comment: str = Field("", max_length=500)
+
+
+class CategoryRef(BaseModel):
+    code: str
+    name: str
+
+
+class SquadRef(BaseModel):
+    name: str
+
+
+class EstateRef(BaseModel):
+    id: int
+    name: str
+
+
+class PhotoOut(BaseModel):
+    id: str
+    url: str
+
+
+class TimelineItem(BaseModel):
+    action: str
+    status: str | None
+    text: str
+    at: dt.datetime
+
+
+class Deadlines(BaseModel):
+    sign_due_at: dt.datetime | None
+    onsite_due_at: dt.datetime | None
+    handle_due_at: dt.datetime | None
+
+
+class ReportOut(BaseModel):
+    tracking_no: str
+    status: str
+    status_label: str
+    category: CategoryRef | None
+    category_confirmed: bool
+    squad: SquadRef | None
+    due_at: dt.datetime | None = Field(description="到场核查时限")
+    deadlines: Deadlines
+    created_at: dt.datetime
+    mine: bool
+    estate: EstateRef | None = None
+    address: str = ""
+    building: str = ""
+    unit: str = ""
+    room: str = ""
+    description: str = ""
+    anonymous: bool = False
+    contact_phone: str | None = None
+    photos: list[PhotoOut] = []
+    timeline: list[TimelineItem] = []
+    public_reply: str = ""
+    rating: str | None = None
+    supporter_count: int = 0
+    can_withdraw: bool = False
+    can_rate: bool = False
+
+
+class ReportPage(BaseModel):
+    data: list[ReportOut]
+    pagination: Pagination
+
+
+class SimilarOut(BaseModel):
+    tracking_no: str
+    status: str
+    status_label: str
+    category: CategoryRef | None
+    building: str
+    same_building: bool
+    created_at: dt.datetime
+    supporter_count: int
+
+
+class SimilarList(BaseModel):
+    data: list[SimilarOut]
+
+
+class SupportOut(BaseModel):
+    tracking_no: str
+    supporter_count: int
+    added: bool
+
+
+# --------------------------------------------------------------------------------------- messages
+
+
+class MessageOut(BaseModel):
+    id: int
+    title: str
+    body: str
+    tracking_no: str | None
+    created_at: dt.datetime
+    read: bool
+
+
+class MessagePage(BaseModel):
+    data: list[MessageOut]
+    pagination: Pagination
+    unread: int
+
+
+class ReadBody(StrictBody):
+    ids: list[int] | None = Field(None, max_length=200, description="要标为已读的消息 id；不填则全部已读")
+
+
+class ReadOut(BaseModel):
+    updated: int
+    unread: int
+
+
+class SubscriptionBody(StrictBody):
+    template_id: str = Field(min_length=1, max_length=64)
+
+
+class SubscriptionOut(BaseModel):
+    template_id: str
+    credits: int

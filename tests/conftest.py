@@ -3,6 +3,7 @@ and a transaction per test, rolled back at its end."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 
@@ -13,7 +14,10 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from backend import create_app, migrate
+from backend.accounts.models import User
+from backend.accounts.services import login_with_openid
 from backend.seed import seed_content
+from tests.support.wechat_fixtures import wechat_standin  # noqa: F401  (a fixture)
 
 
 def services_required() -> bool:
@@ -83,6 +87,54 @@ def client(app, connection: Connection) -> FlaskClient:
 @pytest.fixture
 def cli_runner(app, connection: Connection):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path, connection: Connection):  # noqa: ANN001, ANN201
+    """Another app on the suite's database (say, with WeChat configured), working inside the test's transaction."""
+    created = []
+
+    def factory(**overrides: object):  # noqa: ANN202
+        settings = {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
+            "INSTANCE_DIR": str(tmp_path),
+            **overrides,
+        }
+        other = create_app(settings)
+        other.extensions["db"].bind_to_connection(connection)
+        created.append(other)
+        return other
+
+    yield factory
+    for other in created:
+        other.extensions["db"].engine.dispose()
+
+
+@pytest.fixture
+def wechat_app(make_app, wechat_standin):  # noqa: ANN001, ANN201, F811
+    """The app with WeChat credentials, talking to the local stand-in."""
+    return make_app(
+        WECHAT_APP_ID=wechat_standin.app_id,
+        WECHAT_APP_SECRET=wechat_standin.app_secret,
+        WECHAT_API_BASE_URL=wechat_standin.base_url,
+        WECHAT_TEMPLATE_CASE_STATUS="tmpl-case-status",
+    )
+
+
+def make_resident(session: Session, name: str) -> tuple[User, str]:
+    issued = login_with_openid(
+        session, openid=f"o{name:_<27}"[:28], session_key="sk", nickname=name, ttl=dt.timedelta(days=1)
+    )
+    session.flush()
+    return issued.user, issued.token
+
+
+@pytest.fixture
+def resident(session: Session) -> tuple[User, str]:
+    """A logged-in resident and their bearer token."""
+    return make_resident(session, "resident")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Residents' accounts and the bearer tokens the mini-program uses."""

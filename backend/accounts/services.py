@@ -1,0 +1,89 @@
+"""Logging residents in (WeChat or the development login) and checking their bearer tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import AuthToken, User
+from backend.db import utcnow
+from backend.errors import Unauthorized
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: dt.datetime
+    user: User
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login_with_openid(
+    session: Session,
+    *,
+    openid: str,
+    session_key: str | None,
+    unionid: str | None = None,
+    nickname: str = "",
+    ttl: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> IssuedToken:
+    """Find or create the user of `openid`, remember WeChat's session key, and issue a new token."""
+    now = now or utcnow()
+    user = session.scalar(select(User).where(User.openid == openid))
+    if user is None:
+        user = User(openid=openid, nickname=nickname)
+        session.add(user)
+    if session_key is not None:
+        user.wechat_session_key = session_key
+    if unionid:
+        user.unionid = unionid
+    if nickname:
+        user.nickname = nickname
+    user.last_login_at = now
+    session.flush()
+    return issue_token(session, user, ttl=ttl, now=now)
+
+
+def dev_openid(nickname: str) -> str:
+    """A stable development identity for a nickname (embedded mode only); it cannot collide with WeChat's."""
+    return "dev:" + hashlib.sha256(nickname.encode()).hexdigest()[:40]
+
+
+def issue_token(
+    session: Session, user: User, *, ttl: dt.timedelta, now: dt.datetime | None = None
+) -> IssuedToken:
+    now = now or utcnow()
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = AuthToken(user=user, token_hash=_hash(token), created_at=now, expires_at=now + ttl)
+    session.add(row)
+    session.flush()
+    return IssuedToken(token, row.expires_at, user)
+
+
+def authenticate(session: Session, token: str, *, now: dt.datetime | None = None) -> User:
+    """The user a bearer token belongs to; Unauthorized if it is unknown, expired or revoked."""
+    now = now or utcnow()
+    row = session.scalar(select(AuthToken).where(AuthToken.token_hash == _hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized("登录已失效，请重新登录", code="invalid_token")
+    return row.user
+
+
+def revoke_token(session: Session, token: str, *, now: dt.datetime | None = None) -> bool:
+    row = session.scalar(select(AuthToken).where(AuthToken.token_hash == _hash(token)))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now or utcnow()
+    session.flush()
+    return True

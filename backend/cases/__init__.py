@@ -1,0 +1,1 @@
+"""Cases: a reported suspected violation, its routing, its life and its timeline."""

@@ -1,0 +1,160 @@
+"""Typed models of cases, their timeline, photos, supporters and tracking-number counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.accounts.models import User
+from backend.db import Base, UTCDateTime, utcnow
+from backend.org.models import Estate, Squad, Town
+from backend.taxonomy.models import Category
+
+
+class CaseStatus(enum.StrEnum):
+    SUBMITTED = "submitted"  # 已提交: waiting for dispatch (the bureau's triage queue when no town is known)
+    DISPATCHED = "dispatched"  # 已派单
+    SIGNED = "signed"  # 已签收: the clock starts
+    INVESTIGATING = "investigating"  # 核查中
+    VERIFIED = "verified"  # 属实
+    UNFOUNDED = "unfounded"  # 不属实
+    HANDLING = "handling"  # 处置中
+    RESOLVED = "resolved"  # 已办结
+    CLOSED = "closed"  # 已归档
+    RETURNED = "returned"  # 退单, waiting for the bureau to re-dispatch
+    TRANSFERRED = "transferred"  # 转办 to another department
+    MERGED = "merged"  # 并单 into an earlier case
+    WITHDRAWN = "withdrawn"  # 撤回 by the reporter
+
+
+class CaseSource(enum.StrEnum):
+    MINI_PROGRAM = "mini_program"
+    BOT = "bot"
+    HOTLINE = "hotline_12345"
+    PROPERTY = "property_report"
+    TRANSFER = "department_transfer"
+    INSPECTION = "squad_inspection"
+    DETECTION = "detection"
+
+
+class Priority(enum.IntEnum):
+    NORMAL = 0
+    HIGH = 1  # a key estate
+    URGENT = 2  # construction in progress
+
+
+class Case(Base):
+    __tablename__ = "case_file"
+    __table_args__ = (UniqueConstraint("reporter_id", "client_request_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_no: Mapped[str] = mapped_column(String(20), unique=True)
+    source: Mapped[str] = mapped_column(String(24), default=CaseSource.MINI_PROGRAM)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    category_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"), index=True)
+    category_confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(Text)
+    in_progress: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL)
+
+    estate_id: Mapped[int | None] = mapped_column(ForeignKey("estate.id"), index=True)
+    town_id: Mapped[int | None] = mapped_column(ForeignKey("town.id"), index=True)
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"), index=True)
+    address: Mapped[str] = mapped_column(String(255), default="")
+    building: Mapped[str] = mapped_column(String(32), default="")
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    room: Mapped[str] = mapped_column(String(32), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    sign_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    onsite_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    handle_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    public_reply: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[str | None] = mapped_column(String(24))
+    rating_comment: Mapped[str] = mapped_column(Text, default="")
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
+    supporter_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category | None] = relationship()
+    estate: Mapped[Estate | None] = relationship()
+    town: Mapped[Town | None] = relationship()
+    squad: Mapped[Squad | None] = relationship()
+    reporter: Mapped[User | None] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.id"
+    )
+    photos: Mapped[list[CasePhoto]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CasePhoto.position"
+    )
+
+
+class CaseEvent(Base):
+    """One step on a case's timeline: who, when, what, why, and whether the reporter may see it."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    actor_kind: Mapped[str] = mapped_column(String(16))  # resident, staff, system
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_label: Mapped[str] = mapped_column(String(64), default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CasePhoto(Base):
+    __tablename__ = "case_photo"
+    __table_args__ = (UniqueConstraint("case_id", "upload_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[str] = mapped_column(ForeignKey("upload.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="report")  # report, handling, resolution
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    case: Mapped[Case] = relationship(back_populates="photos")
+
+
+class CaseSupporter(Base):
+    """A resident who pressed 我也遇到 instead of filing a duplicate."""
+
+    __tablename__ = "case_supporter"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TrackingCounter(Base):
+    """The last tracking number issued on a day (Shanghai time); its row lock serialises concurrent issues."""
+
+    __tablename__ = "tracking_counter"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,558 @@
+"""Rules of cases: filing a report, routing it, numbering it, moving it through its life, and who sees what."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from backend.accounts.models import User
+from backend.cases.models import (
+    Case,
+    CaseEvent,
+    CasePhoto,
+    CaseSource,
+    CaseStatus,
+    CaseSupporter,
+    Priority,
+    TrackingCounter,
+)
+from backend.cases.workflow import OPEN, STATUS_LABELS, SYSTEM, Actor, Role, check_transition
+from backend.db import utcnow
+from backend.errors import FieldError, NotFound, RateLimited, ValidationFailed
+from backend.messages.services import case_status_fields, tell_residents
+from backend.org.models import Estate, Squad, Town
+from backend.org.services import Page, find_town
+from backend.taxonomy.models import Category, CategoryKeyword
+from backend.uploads.models import Upload
+from backend.workcalendar import SHANGHAI, add_working_days
+
+DEFAULT_SIGN_DAYS = 1
+DEFAULT_ONSITE_HOURS = 24
+DEFAULT_ONSITE_HOURS_IN_PROGRESS = 2
+DEFAULT_HANDLE_DAYS = 15
+MAX_PHOTOS = 9
+CLOSED_STATES = {CaseStatus.CLOSED, CaseStatus.WITHDRAWN, CaseStatus.MERGED}
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A report as validated at the boundary; the services decide everything else."""
+
+    description: str
+    category: str | None = None
+    estate_id: int | None = None
+    address: str = ""
+    town: str | None = None
+    building: str = ""
+    unit: str = ""
+    room: str = ""
+    lat: float | None = None
+    lng: float | None = None
+    photo_ids: list[str] = field(default_factory=list)
+    anonymous: bool = False
+    contact_phone: str | None = None
+    client_request_id: str | None = None
+    in_progress: bool = False
+    source: CaseSource = CaseSource.MINI_PROGRAM
+
+
+def _invalid(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        description=f"{field_name}: {message}", errors=[FieldError(field=field_name, message=message)]
+    )
+
+
+# ---------------------------------------------------------------------------------------------- filing
+
+
+def submit_report(
+    session: Session,
+    reporter: User | None,
+    data: ReportInput,
+    *,
+    daily_limit: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Case, bool]:
+    """File a report: returns the case and whether it is new. The same `client_request_id` from the same
+    reporter returns the first case. The case is routed, numbered, timed and, with a squad, dispatched."""
+    now = now or utcnow()
+    if reporter is not None and data.client_request_id:
+        existing = _by_client_request(session, reporter.id, data.client_request_id)
+        if existing is not None:
+            return existing, False
+    if (
+        reporter is not None
+        and daily_limit is not None
+        and reports_today(session, reporter.id, now) >= daily_limit
+    ):
+        raise RateLimited(f"每人每天最多提交 {daily_limit} 条反映，请明天再试", code="daily_report_limit")
+
+    category, confirmed = _choose_category(session, data)
+    estate, town = _locate(session, data)
+    photos = _reporter_photos(session, reporter, data.photo_ids)
+    squad = town.squad if town is not None else None
+    case = Case(
+        tracking_no="",
+        source=data.source,
+        status=CaseStatus.SUBMITTED,
+        category=category,
+        category_confirmed=confirmed,
+        description=data.description,
+        in_progress=data.in_progress,
+        priority=_priority(estate, data.in_progress),
+        estate=estate,
+        town=town,
+        squad=squad,
+        address=data.address or (estate.address if estate else ""),
+        building=data.building,
+        unit=data.unit,
+        room=data.room,
+        lat=data.lat,
+        lng=data.lng,
+        reporter=reporter,
+        anonymous=data.anonymous,
+        contact_phone=data.contact_phone,
+        client_request_id=data.client_request_id if reporter is not None else None,
+        created_at=now,
+    )
+    _set_deadlines(case, now)
+    case.photos = [CasePhoto(upload_id=p.id, kind="report", position=i) for i, p in enumerate(photos)]
+    try:
+        with session.begin_nested():
+            case.tracking_no = issue_tracking_no(session, now)
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        # the same client_request_id raced in from another request: answer with the case that won
+        if reporter is not None and data.client_request_id:
+            existing = _by_client_request(session, reporter.id, data.client_request_id)
+            if existing is not None:
+                return existing, False
+        raise
+    actor = Actor(Role.RESIDENT, reporter.id, "居民") if reporter is not None else SYSTEM
+    _record(session, case, "submit", None, CaseStatus.SUBMITTED, actor, now=now)
+    if squad is not None:
+        transition(session, case, "dispatch", SYSTEM, note=f"按小区所属街镇派至{squad.name}", now=now)
+    return case, True
+
+
+def _by_client_request(session: Session, reporter_id: int, client_request_id: str) -> Case | None:
+    return session.scalar(
+        select(Case).where(Case.reporter_id == reporter_id, Case.client_request_id == client_request_id)
+    )
+
+
+def reports_today(session: Session, reporter_id: int, now: dt.datetime) -> int:
+    local = now.astimezone(SHANGHAI)
+    start = dt.datetime.combine(local.date(), dt.time(), SHANGHAI)
+    return (
+        session.scalar(
+            select(func.count(Case.id)).where(Case.reporter_id == reporter_id, Case.created_at >= start)
+        )
+        or 0
+    )
+
+
+def _choose_category(session: Session, data: ReportInput) -> tuple[Category | None, bool]:
+    if data.category:
+        category = session.get(Category, data.category)
+        if category is None:
+            raise _invalid("category", "没有这个问题类别")
+        if category.group_code is None:
+            raise _invalid("category", "该问题不属于本次专项行动，请拨打 12345 市民服务热线")
+        return category, True
+    return suggest_category(session, data.description), False
+
+
+def suggest_category(session: Session, text: str) -> Category | None:
+    """The category whose keywords cover most of `text` (longer keywords weigh more); None if none match.
+    A stand-in until the bot's classifier replaces it."""
+    scores: dict[str, int] = {}
+    for code, keyword in session.execute(select(CategoryKeyword.category_code, CategoryKeyword.keyword)):
+        if keyword and keyword in text:
+            scores[code] = scores.get(code, 0) + len(keyword)
+    scores.pop("out_of_scope", None)
+    if not scores:
+        return None
+    categories = {c.code: c for c in session.scalars(select(Category).where(Category.code.in_(scores)))}
+    best = max(scores, key=lambda code: (scores[code], -categories[code].position))
+    return categories[best]
+
+
+def _locate(session: Session, data: ReportInput) -> tuple[Estate | None, Town | None]:
+    if data.estate_id is not None:
+        estate = session.get(Estate, data.estate_id)
+        if estate is None:
+            raise _invalid("estate_id", "没有这个小区")
+        return estate, estate.town
+    if not data.address:
+        raise _invalid("address", "请选择小区或填写地址")
+    if data.town:
+        town = find_town(session, data.town)
+        if town is None:
+            raise _invalid("town", "没有这个街镇")
+        return None, town
+    return None, None  # no town known: the bureau's triage queue
+
+
+def _reporter_photos(session: Session, reporter: User | None, photo_ids: list[str]) -> list[Upload]:
+    if len(photo_ids) > MAX_PHOTOS:
+        raise _invalid("photos", f"最多 {MAX_PHOTOS} 张照片")
+    if len(set(photo_ids)) != len(photo_ids):
+        raise _invalid("photos", "照片重复")
+    if not photo_ids:
+        return []
+    uploads = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(photo_ids)))}
+    for photo_id in photo_ids:
+        upload = uploads.get(photo_id)
+        if upload is None or reporter is None or upload.owner_id != reporter.id:
+            raise _invalid("photos", "照片不存在或已过期，请重新上传")
+    return [uploads[p] for p in photo_ids]
+
+
+def _priority(estate: Estate | None, in_progress: bool) -> int:
+    if in_progress:
+        return Priority.URGENT
+    if estate is not None and estate.is_key:
+        return Priority.HIGH
+    return Priority.NORMAL
+
+
+def _set_deadlines(case: Case, now: dt.datetime) -> None:
+    """On site within the regulation's clock hours (上海市拆除违法建筑若干规定 第七条: 24 hours, 2 for
+    construction in progress: a weekend does not pause a builder); signing and handling in working days."""
+    category = case.category
+    onsite = (category.onsite_hours if category else None) or DEFAULT_ONSITE_HOURS
+    if case.in_progress:
+        onsite = (category.onsite_hours_in_progress if category else None) or DEFAULT_ONSITE_HOURS_IN_PROGRESS
+    sign_days = (category.sign_working_days if category else None) or DEFAULT_SIGN_DAYS
+    handle_days = (category.handle_working_days if category else None) or DEFAULT_HANDLE_DAYS
+    case.onsite_due_at = now + dt.timedelta(hours=onsite)
+    case.sign_due_at = add_working_days(now, sign_days)
+    case.handle_due_at = add_working_days(now, sign_days + handle_days)
+
+
+def issue_tracking_no(session: Session, now: dt.datetime) -> str:
+    """The next tracking number of the day, QPyyyymmdd-nnnn. The counter row's lock (taken by the UPDATE)
+    serialises concurrent submissions until they commit, so no two cases share a number."""
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    for _ in range(3):
+        bumped = session.execute(
+            update(TrackingCounter)
+            .where(TrackingCounter.day == day)
+            .values(last=TrackingCounter.last + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if bumped.rowcount == 1:
+            number = session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day))
+            return f"QP{day}-{number:04d}"
+        try:
+            with session.begin_nested():
+                session.add(TrackingCounter(day=day, last=1))
+            return f"QP{day}-0001"
+        except IntegrityError:
+            continue  # another transaction created today's counter first: bump it instead
+    raise RuntimeError("could not issue a tracking number")
+
+
+# ------------------------------------------------------------------------------------------- transitions
+
+
+def transition(
+    session: Session,
+    case: Case,
+    name: str,
+    actor: Actor,
+    *,
+    note: str = "",
+    public: bool | None = None,
+    now: dt.datetime | None = None,
+    **data: Any,
+) -> CaseEvent:
+    """Make transition `name` on `case` as `actor`: check it, change the status, write the event, tell
+    the reporter. Transition-specific effects live in the small functions below."""
+    now = now or utcnow()
+    current = CaseStatus(case.status)
+    rule = check_transition(name, current, actor, reporter_id=case.reporter_id, squad_id=case.squad_id)
+    for key in rule.requires:
+        if not data.get(key) and not (key == "reason" and note):
+            raise _invalid(key, "必填")
+    target = _EFFECTS.get(name, _no_effect)(session, case, actor, now, data) or rule.target
+    assert target is not None
+    case.status = target
+    event = _record(
+        session,
+        case,
+        name,
+        current,
+        target,
+        actor,
+        note=note or str(data.get("reason", "")),
+        public=rule.public if public is None else public,
+        data={k: v for k, v in data.items() if isinstance(v, str | int | float | bool | None)},
+        now=now,
+    )
+    if rule.notify and event.public:
+        _tell_followers(session, case, event, now)
+    return event
+
+
+def _record(
+    session: Session,
+    case: Case,
+    action: str,
+    from_status: CaseStatus | None,
+    to_status: CaseStatus | None,
+    actor: Actor,
+    *,
+    note: str = "",
+    public: bool = True,
+    data: dict[str, Any] | None = None,
+    now: dt.datetime,
+) -> CaseEvent:
+    event = CaseEvent(
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        public=public,
+        note=note,
+        data=data or {},
+        created_at=now,
+    )
+    case.events.append(event)
+    case.updated_at = now
+    session.flush()
+    return event
+
+
+def add_note(
+    session: Session, case: Case, actor: Actor, text: str, *, now: dt.datetime | None = None
+) -> CaseEvent:
+    """An internal note: on the timeline for staff, never shown to the reporter."""
+    check_transition("sign", None, actor, reporter_id=case.reporter_id, squad_id=case.squad_id)
+    return _record(session, case, "note", None, None, actor, note=text, public=False, now=now or utcnow())
+
+
+def _no_effect(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    return None
+
+
+def _on_dispatch(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    squad = data.get("squad")
+    if isinstance(squad, Squad):
+        case.squad = squad
+        case.town = squad.town
+        data["squad"] = squad.name
+    if case.squad is None:
+        raise _invalid("squad", "请选择派往的中队")
+
+
+def _on_sign(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    case.signed_at = now
+    handle_days = (case.category.handle_working_days if case.category else None) or DEFAULT_HANDLE_DAYS
+    case.handle_due_at = add_working_days(now, handle_days)
+
+
+def _on_resolve(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    case.public_reply = str(data["public_reply"])
+    case.resolved_at = now
+
+
+def _on_rate(
+    session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]
+) -> CaseStatus:
+    case.rating = str(data["score"])
+    case.rating_comment = str(data.get("comment") or "")
+    if case.rating == "unsatisfied" and case.reopen_count == 0:
+        case.reopen_count += 1
+        case.resolved_at = None
+        handle_days = (case.category.handle_working_days if case.category else None) or DEFAULT_HANDLE_DAYS
+        case.handle_due_at = add_working_days(now, handle_days)
+        return CaseStatus.HANDLING
+    case.closed_at = now
+    return CaseStatus.CLOSED
+
+
+def _on_close(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    case.closed_at = now
+
+
+def _on_return(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    case.signed_at = None
+
+
+_EFFECTS = {
+    "dispatch": _on_dispatch,
+    "sign": _on_sign,
+    "resolve": _on_resolve,
+    "record_transfer_reply": _on_resolve,
+    "rate": _on_rate,
+    "close": _on_close,
+    "return": _on_return,
+}
+
+
+def _tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.datetime) -> None:
+    """The reporter and everyone who pressed 我也遇到 follow the case."""
+    followers = [case.reporter_id] if case.reporter_id else []
+    followers += session.scalars(select(CaseSupporter.user_id).where(CaseSupporter.case_id == case.id)).all()
+    if not followers:
+        return
+    status = STATUS_LABELS[CaseStatus(case.status)]
+    body = public_text(case, event)
+    tell_residents(
+        session,
+        followers,
+        case_id=case.id,
+        title=f"工单 {case.tracking_no} {status}",
+        body=body,
+        subscribe=case_status_fields(
+            category=case.category.name if case.category else "待确认",
+            tracking_no=case.tracking_no,
+            status=status,
+            remark=body,
+            at=now,
+        ),
+        page=f"pages/report/detail?tracking_no={case.tracking_no}",
+        now=now,
+    )
+
+
+def public_text(case: Case, event: CaseEvent) -> str:
+    """What the reporter reads about an event: the public label, with the public reply on resolution."""
+    from backend.cases.workflow import TRANSITIONS
+
+    rule = TRANSITIONS.get(event.action)
+    label = rule.label if rule else event.action
+    if event.action == "dispatch" and case.squad is not None:
+        return f"已派至{case.squad.name}处理"
+    if event.action in {"resolve", "record_transfer_reply"}:
+        return f"{label}：{case.public_reply}"
+    if event.action == "rate":
+        return {"satisfied": "您评价：满意", "basically_satisfied": "您评价：基本满意"}.get(
+            case.rating or "",
+            "您评价：不满意，已退回重新处置" if case.status == CaseStatus.HANDLING else "您评价：不满意",
+        )
+    return label
+
+
+# ------------------------------------------------------------------------------------ reporter's side
+
+
+def get_case(session: Session, tracking_no: str) -> Case:
+    case = session.scalar(
+        select(Case)
+        .where(Case.tracking_no == tracking_no)
+        .options(selectinload(Case.events), selectinload(Case.photos))
+    )
+    if case is None:
+        raise NotFound("没有找到这条反映", code="case_not_found")
+    return case
+
+
+def get_case_for_resident(session: Session, tracking_no: str, user: User) -> Case:
+    """A case its reporter, or a resident who supports it, may read; NotFound for anyone else, so that
+    nobody can learn whether a number exists."""
+    if not re.fullmatch(r"QP\d{8}-\d{4,6}", tracking_no):
+        raise NotFound("没有找到这条反映", code="case_not_found")
+    case = get_case(session, tracking_no)
+    if case.reporter_id == user.id:
+        return case
+    supporter = session.scalar(
+        select(CaseSupporter.id).where(CaseSupporter.case_id == case.id, CaseSupporter.user_id == user.id)
+    )
+    if supporter is None:
+        raise NotFound("没有找到这条反映", code="case_not_found")
+    return case
+
+
+def list_resident_cases(session: Session, user: User, *, page: int, per_page: int) -> Page[Case]:
+    query = select(Case).where(Case.reporter_id == user.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(
+        query.options(selectinload(Case.category))
+        .order_by(Case.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(list(items), page, per_page, total)
+
+
+def public_events(case: Case) -> list[CaseEvent]:
+    return [e for e in case.events if e.public]
+
+
+def withdraw_case(
+    session: Session, case: Case, user: User, reason: str = "", *, now: dt.datetime | None = None
+) -> CaseEvent:
+    return transition(session, case, "withdraw", Actor(Role.RESIDENT, user.id, "居民"), note=reason, now=now)
+
+
+def rate_case(
+    session: Session, case: Case, user: User, score: str, comment: str = "", *, now: dt.datetime | None = None
+) -> CaseEvent:
+    return transition(
+        session, case, "rate", Actor(Role.RESIDENT, user.id, "居民"), score=score, comment=comment, now=now
+    )
+
+
+def find_similar(
+    session: Session, *, estate_id: int, category: str | None, building: str = "", limit: int = 10
+) -> list[Case]:
+    """Open cases about the same estate (and category), same building first, newest next."""
+    query = select(Case).where(
+        Case.estate_id == estate_id,
+        Case.status.in_([s.value for s in OPEN]),
+        Case.parent_id.is_(None),
+    )
+    if category:
+        query = query.where(Case.category_code == category)
+    ordering = [Case.building != building, Case.id.desc()] if building else [Case.id.desc()]
+    return list(session.scalars(query.options(selectinload(Case.category)).order_by(*ordering).limit(limit)))
+
+
+def support_case(session: Session, case: Case, user: User, *, now: dt.datetime | None = None) -> bool:
+    """我也遇到: the user follows an open case instead of filing a duplicate. Returns False if already done."""
+    if CaseStatus(case.status) not in OPEN:
+        raise _invalid("tracking_no", "这条反映已办结，无法再附议")
+    if case.reporter_id == user.id:
+        return False
+    exists = session.scalar(
+        select(CaseSupporter.id).where(CaseSupporter.case_id == case.id, CaseSupporter.user_id == user.id)
+    )
+    if exists is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(CaseSupporter(case_id=case.id, user_id=user.id, created_at=now or utcnow()))
+    except IntegrityError:
+        return False
+    session.execute(
+        update(Case)
+        .where(Case.id == case.id)
+        .values(supporter_count=Case.supporter_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(case, ["supporter_count"])
+    return True
+
+
+def open_case_for_triage(session: Session) -> list[Case]:
+    """The bureau's triage queue: no squad yet, or a category nobody confirmed."""
+    return list(
+        session.scalars(
+            select(Case)
+            .where(Case.status.in_([s.value for s in OPEN]))
+            .where(or_(Case.squad_id.is_(None), Case.category_confirmed.is_(False)))
+            .order_by(Case.priority.desc(), Case.created_at)
+        )
+    )

@@ -1,0 +1,1 @@
+"""Telling residents what happened: in-app messages and WeChat subscribe messages."""

@@ -1,0 +1,193 @@
+"""Rules of resident messaging: in-app messages, one-time subscribe grants, and the notification outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from backend.db import utcnow
+from backend.messages.models import Message, Notification, SubscriptionCredit
+from backend.org.services import Page
+from backend.queue import enqueue_after_commit
+from backend.wechat import truncate_subscribe_data
+from backend.workcalendar import SHANGHAI
+
+CASE_STATUS = "case_status"  # the one kind of subscribe message so far: a case changed status
+KINDS = (CASE_STATUS,)
+MAX_CREDITS = 50  # WeChat grants are one-time; more than this is a client bug, not intent
+CASE_STATUS_FIELDS = {
+    "thing1": "thing",
+    "character_string2": "character_string",
+    "phrase3": "phrase",
+    "thing4": "thing",
+    "time5": "time",
+}
+
+
+def add_subscription_credit(session: Session, user_id: int, kind: str) -> int:
+    """Record one one-time grant for `kind`; returns the credits the user now has."""
+    credit = session.scalar(
+        select(SubscriptionCredit).where(
+            SubscriptionCredit.user_id == user_id, SubscriptionCredit.kind == kind
+        )
+    )
+    if credit is None:
+        credit = SubscriptionCredit(user_id=user_id, kind=kind, credits=0)
+        session.add(credit)
+    credit.credits = min(credit.credits + 1, MAX_CREDITS)
+    session.flush()
+    return credit.credits
+
+
+def _consume_credit(session: Session, user_id: int, kind: str) -> bool:
+    # One UPDATE, so two processes can never spend the same grant.
+    result = session.execute(
+        update(SubscriptionCredit)
+        .where(
+            SubscriptionCredit.user_id == user_id,
+            SubscriptionCredit.kind == kind,
+            SubscriptionCredit.credits > 0,
+        )
+        .values(credits=SubscriptionCredit.credits - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def tell_residents(
+    session: Session,
+    user_ids: Iterable[int],
+    *,
+    case_id: int | None,
+    title: str,
+    body: str,
+    subscribe: dict[str, str] | None = None,
+    page: str = "",
+    now: dt.datetime | None = None,
+) -> list[Notification]:
+    """An in-app message to each user and, where they granted one, a WeChat subscribe message sent
+    after commit. The outbox row commits with the change, so Redis or a worker failing loses nothing."""
+    now = now or utcnow()
+    notifications = []
+    for user_id in dict.fromkeys(user_ids):
+        session.add(Message(user_id=user_id, case_id=case_id, title=title[:64], body=body, created_at=now))
+        if subscribe is not None and _consume_credit(session, user_id, CASE_STATUS):
+            notification = Notification(
+                user_id=user_id,
+                case_id=case_id,
+                kind=CASE_STATUS,
+                page=page,
+                payload=truncate_subscribe_data(subscribe, CASE_STATUS_FIELDS),
+                created_at=now,
+            )
+            session.add(notification)
+            notifications.append(notification)
+    session.flush()
+    for notification in notifications:
+        enqueue_notification(session, notification.id)
+    return notifications
+
+
+def enqueue_notification(session: Session, notification_id: int) -> None:
+    from backend.messages.jobs import send_notification
+
+    enqueue_after_commit(
+        session, send_notification, notification_id, job_id=f"notification-{notification_id}"
+    )
+
+
+def case_status_fields(
+    *, category: str, tracking_no: str, status: str, remark: str, at: dt.datetime
+) -> dict[str, str]:
+    return {
+        "thing1": category,
+        "character_string2": tracking_no,
+        "phrase3": status,
+        "thing4": remark,
+        "time5": at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def list_messages(session: Session, user_id: int, *, page: int, per_page: int) -> tuple[Page[Message], int]:
+    """The user's messages, newest first, and how many are unread."""
+    query = select(Message).where(Message.user_id == user_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    unread = (
+        session.scalar(
+            select(func.count(Message.id)).where(Message.user_id == user_id, Message.read_at.is_(None))
+        )
+        or 0
+    )
+    items = session.scalars(query.order_by(Message.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return Page(list(items), page, per_page, total), unread
+
+
+def mark_read(
+    session: Session, user_id: int, ids: list[int] | None, *, now: dt.datetime | None = None
+) -> int:
+    """Mark the user's messages read (`ids`, or all when None); returns how many changed."""
+    statement = (
+        update(Message)
+        .where(Message.user_id == user_id, Message.read_at.is_(None))
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if ids is not None:
+        statement = statement.where(Message.id.in_(ids))
+    return session.execute(statement).rowcount
+
+
+def pending_notifications(
+    session: Session, *, older_than: dt.timedelta, now: dt.datetime | None = None
+) -> list[int]:
+    """Outbox rows that should have been sent by now: never picked up (Redis was down), or stuck while sending."""
+    cutoff = (now or utcnow()) - older_than
+    return list(
+        session.scalars(
+            select(Notification.id)
+            .where(
+                ((Notification.status == "pending") & (Notification.created_at <= cutoff))
+                | ((Notification.status == "sending") & (Notification.claimed_at <= cutoff))
+            )
+            .order_by(Notification.id)
+        )
+    )
+
+
+STALE_SENDING = dt.timedelta(minutes=10)
+
+
+def claim_notification(session: Session, notification_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Take the notification for sending, unless it was sent, given up, or is being sent right now.
+    One UPDATE, so two workers running the same job cannot both claim it."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            (Notification.status == "pending")
+            | ((Notification.status == "sending") & (Notification.claimed_at <= now - STALE_SENDING)),
+        )
+        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def finish_notification(
+    session: Session,
+    notification: Notification,
+    status: str,
+    error: str = "",
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Record the outcome: sent, refused (the user revoked consent), failed, or pending again (retry later)."""
+    notification.status = status
+    notification.last_error = error[:255]
+    if status == "sent":
+        notification.sent_at = now or utcnow()
+    session.flush()

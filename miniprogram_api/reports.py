@@ -1,0 +1,233 @@
+"""A resident's reports: file one, follow it, withdraw it, rate it, or support a similar one."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from flask_openapi3 import Tag
+
+from backend.accounts.models import User
+from backend.app import get_config
+from backend.cases.models import Case, CaseStatus
+from backend.cases.services import (
+    ReportInput,
+    find_similar,
+    get_case_for_resident,
+    list_resident_cases,
+    public_events,
+    public_text,
+    rate_case,
+    submit_report,
+    support_case,
+    withdraw_case,
+)
+from backend.cases.workflow import STATUS_LABELS
+from backend.db import get_session
+from backend.errors import ErrorBody
+from backend.uploads.services import sign_upload
+from miniprogram_api.auth import BEARER, current_user
+from miniprogram_api.blueprint import mp_api
+from miniprogram_api.schemas import (
+    CategoryRef,
+    Deadlines,
+    EstateRef,
+    PageQuery,
+    Pagination,
+    PhotoOut,
+    RatingBody,
+    ReportBody,
+    ReportOut,
+    ReportPage,
+    SimilarList,
+    SimilarOut,
+    SimilarQuery,
+    SquadRef,
+    SupportOut,
+    TimelineItem,
+    TrackingPath,
+    WithdrawBody,
+)
+
+reports_tag = Tag(name="反映", description="居民反映问题与跟踪办理")
+ERRORS = {401: ErrorBody, 404: ErrorBody, 409: ErrorBody}
+
+
+@mp_api.post(
+    "/reports",
+    tags=[reports_tag],
+    security=BEARER,
+    responses={201: ReportOut, 200: ReportOut, 429: ErrorBody, **ERRORS},
+)
+def post_report(body: ReportBody) -> tuple[dict, int]:
+    """提交反映。相同 client_request_id 的重试返回第一次创建的反映（200），不会重复立案。"""
+    user = current_user()
+    session = get_session()
+    case, created = submit_report(
+        session,
+        user,
+        ReportInput(
+            description=body.description,
+            category=body.category,
+            estate_id=body.estate_id,
+            address=body.address,
+            town=body.town,
+            building=body.building,
+            unit=body.unit,
+            room=body.room,
+            lat=body.lat,
+            lng=body.lng,
+            photo_ids=body.photos,
+            anonymous=body.anonymous,
+            contact_phone=body.contact_phone,
+            client_request_id=body.client_request_id,
+            in_progress=body.in_progress,
+        ),
+        daily_limit=get_config().REPORTS_PER_DAY,
+    )
+    session.commit()
+    return report_out(case, user), 201 if created else 200
+
+
+@mp_api.get("/reports", tags=[reports_tag], security=BEARER, responses={200: ReportPage, 401: ErrorBody})
+def get_reports(query: PageQuery) -> dict:
+    """我的反映（最新在前）。"""
+    user = current_user()
+    page = list_resident_cases(get_session(), user, page=query.page, per_page=query.per_page)
+    return {
+        "data": [report_out(c, user, detail=False) for c in page.items],
+        "pagination": Pagination(
+            page=page.page, per_page=page.per_page, total=page.total, pages=page.pages
+        ).model_dump(),
+    }
+
+
+@mp_api.get(
+    "/reports/similar", tags=[reports_tag], security=BEARER, responses={200: SimilarList, 401: ErrorBody}
+)
+def get_similar(query: SimilarQuery) -> dict:
+    """同一小区、同一类别的未办结反映（同楼优先），可点「我也遇到」而不必重复提交。"""
+    current_user()
+    cases = find_similar(
+        get_session(), estate_id=query.estate_id, category=query.category, building=query.building
+    )
+    return SimilarList(
+        data=[
+            SimilarOut(
+                tracking_no=c.tracking_no,
+                status=c.status,
+                status_label=STATUS_LABELS[CaseStatus(c.status)],
+                category=CategoryRef(code=c.category.code, name=c.category.name) if c.category else None,
+                building=c.building,
+                same_building=bool(query.building) and c.building == query.building,
+                created_at=c.created_at,
+                supporter_count=c.supporter_count,
+            )
+            for c in cases
+        ]
+    ).model_dump(mode="json")
+
+
+@mp_api.get(
+    "/reports/<tracking_no>", tags=[reports_tag], security=BEARER, responses={200: ReportOut, **ERRORS}
+)
+def get_report(path: TrackingPath) -> dict:
+    """反映详情：状态、公开的办理过程、照片和答复。"""
+    user = current_user()
+    return report_out(get_case_for_resident(get_session(), path.tracking_no, user), user)
+
+
+@mp_api.post(
+    "/reports/<tracking_no>/withdraw",
+    tags=[reports_tag],
+    security=BEARER,
+    responses={200: ReportOut, **ERRORS},
+)
+def post_withdraw(path: TrackingPath, body: WithdrawBody) -> dict:
+    """在中队签收前撤回反映。"""
+    user = current_user()
+    session = get_session()
+    case = get_case_for_resident(session, path.tracking_no, user)
+    withdraw_case(session, case, user, body.reason)
+    session.commit()
+    return report_out(case, user)
+
+
+@mp_api.post(
+    "/reports/<tracking_no>/rating", tags=[reports_tag], security=BEARER, responses={200: ReportOut, **ERRORS}
+)
+def post_rating(path: TrackingPath, body: RatingBody) -> dict:
+    """办结后评价；「不满意」会退回重新处置一次。"""
+    user = current_user()
+    session = get_session()
+    case = get_case_for_resident(session, path.tracking_no, user)
+    rate_case(session, case, user, body.score, body.comment)
+    session.commit()
+    return report_out(case, user)
+
+
+@mp_api.post(
+    "/reports/<tracking_no>/support",
+    tags=[reports_tag],
+    security=BEARER,
+    responses={200: SupportOut, **ERRORS},
+)
+def post_support(path: TrackingPath) -> dict:
+    """「我也遇到」：关注一条相似的未办结反映，并随它收到进展消息。"""
+    user = current_user()
+    session = get_session()
+    from backend.cases.services import get_case
+
+    case = get_case(session, path.tracking_no)
+    added = support_case(session, case, user)
+    session.commit()
+    return SupportOut(
+        tracking_no=case.tracking_no, supporter_count=case.supporter_count, added=added
+    ).model_dump()
+
+
+def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
+    """What a resident sees of a case: everything of their own (but internal notes), only the public
+    progress of a case they support, and never anything about who reported it."""
+    mine = case.reporter_id == user.id
+    status = CaseStatus(case.status)
+    out = ReportOut(
+        tracking_no=case.tracking_no,
+        status=case.status,
+        status_label=STATUS_LABELS[status],
+        category=CategoryRef(code=case.category.code, name=case.category.name) if case.category else None,
+        category_confirmed=case.category_confirmed,
+        squad=SquadRef(name=case.squad.name) if case.squad else None,
+        due_at=case.onsite_due_at,
+        deadlines=Deadlines(
+            sign_due_at=case.sign_due_at, onsite_due_at=case.onsite_due_at, handle_due_at=case.handle_due_at
+        ),
+        created_at=case.created_at,
+        mine=mine,
+        public_reply=case.public_reply,
+        supporter_count=case.supporter_count,
+        estate=EstateRef(id=case.estate.id, name=case.estate.name) if case.estate else None,
+        building=case.building,
+    )
+    if detail:
+        out.timeline = [
+            TimelineItem(action=e.action, status=e.to_status, text=public_text(case, e), at=e.created_at)
+            for e in public_events(case)
+        ]
+    if mine:
+        secret = current_app.config["SECRET_KEY"]
+        out.address = case.address
+        out.unit, out.room = case.unit, case.room
+        out.description = case.description
+        out.anonymous = case.anonymous
+        out.contact_phone = case.contact_phone
+        out.rating = case.rating
+        out.can_withdraw = status in {CaseStatus.SUBMITTED, CaseStatus.DISPATCHED}
+        out.can_rate = status is CaseStatus.RESOLVED
+        if detail:
+            out.photos = [
+                PhotoOut(
+                    id=p.upload_id,
+                    url=url_for("mp.get_upload", upload_id=p.upload_id, sig=sign_upload(p.upload_id, secret)),
+                )
+                for p in case.photos
+            ]
+    return out.model_dump(mode="json")
