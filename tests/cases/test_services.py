@@ -42,7 +42,7 @@ def officer(session: Session, code: str, role: Role = Role.OFFICER) -> Actor:
     return Actor(role, 9000, f"{code}队员", squad_id=squad(session, code).id)
 
 
-def report(session: Session, user, **kw) -> Case:  # noqa: ANN001
+def report(session: Session, user, **kw) -> Case:
     now = kw.pop("now", NOW)
     fields = {"description": "楼顶有人在搭建阳光房，已经搭了一半", "client_request_id": None, **kw}
     case, created = submit_report(session, user, ReportInput(**fields), now=now)
@@ -50,7 +50,7 @@ def report(session: Session, user, **kw) -> Case:  # noqa: ANN001
     return case
 
 
-def test_a_report_on_an_estate_is_routed_to_its_squad_and_dispatched(session: Session, resident) -> None:  # noqa: ANN001
+def test_a_report_on_an_estate_is_routed_to_its_squad_and_dispatched(session: Session, resident) -> None:
     user, _ = resident
     case = report(session, user, category="illegal_construction", estate_id=estate(session, "康虹花园").id)
     assert case.tracking_no == f"QP{NOW:%Y%m%d}-{int(case.tracking_no[-4:]):04d}"
@@ -65,7 +65,7 @@ def test_a_report_on_an_estate_is_routed_to_its_squad_and_dispatched(session: Se
     assert case.category_confirmed
 
 
-def test_deadlines_use_clock_hours_on_site_and_working_days_otherwise(session: Session, resident) -> None:  # noqa: ANN001
+def test_deadlines_use_clock_hours_on_site_and_working_days_otherwise(session: Session, resident) -> None:
     user, _ = resident
     friday = dt.datetime(2026, 9, 30, 15, 0, tzinfo=SHANGHAI)  # the eve of National Day
     case = report(
@@ -94,7 +94,7 @@ def test_deadlines_use_clock_hours_on_site_and_working_days_otherwise(session: S
     assert calm.priority == Priority.HIGH
 
 
-def test_no_town_goes_to_the_bureau_triage_queue(session: Session, resident) -> None:  # noqa: ANN001
+def test_no_town_goes_to_the_bureau_triage_queue(session: Session, resident) -> None:
     user, _ = resident
     case = report(
         session,
@@ -110,7 +110,7 @@ def test_no_town_goes_to_the_bureau_triage_queue(session: Session, resident) -> 
     assert (case.status, case.squad.name, case.town.name) == (CaseStatus.DISPATCHED, "赵巷中队", "赵巷镇")
 
 
-def test_address_with_a_town_is_routed_by_the_town(session: Session, resident) -> None:  # noqa: ANN001
+def test_address_with_a_town_is_routed_by_the_town(session: Session, resident) -> None:
     user, _ = resident
     case = report(
         session,
@@ -123,7 +123,7 @@ def test_address_with_a_town_is_routed_by_the_town(session: Session, resident) -
     assert case.squad.name == "华新中队"
 
 
-def test_missing_category_is_suggested_and_flagged(session: Session, resident) -> None:  # noqa: ANN001
+def test_missing_category_is_suggested_and_flagged(session: Session, resident) -> None:
     user, _ = resident
     case = report(
         session,
@@ -151,7 +151,7 @@ def test_missing_category_is_suggested_and_flagged(session: Session, resident) -
         ({"photo_ids": ["0" * 32]}, "photos"),
     ],
 )
-def test_invalid_reports_name_the_field(session: Session, resident, fields: dict, field: str) -> None:  # noqa: ANN001
+def test_invalid_reports_name_the_field(session: Session, resident, fields: dict, field: str) -> None:
     user, _ = resident
     data = {"description": "楼顶有人在搭建阳光房", "estate_id": estate(session, "宜达新居").id, **fields}
     with pytest.raises(ValidationFailed) as err:
@@ -159,7 +159,7 @@ def test_invalid_reports_name_the_field(session: Session, resident, fields: dict
     assert err.value.errors[0].field == field
 
 
-def test_the_same_client_request_id_returns_the_first_case(session: Session, resident) -> None:  # noqa: ANN001
+def test_the_same_client_request_id_returns_the_first_case(session: Session, resident) -> None:
     user, _ = resident
     data = ReportInput(
         description="楼顶有人在搭建阳光房",
@@ -174,7 +174,7 @@ def test_the_same_client_request_id_returns_the_first_case(session: Session, res
     assert created_theirs and theirs.id != first.id
 
 
-def test_daily_limit(session: Session, resident) -> None:  # noqa: ANN001
+def test_daily_limit(session: Session, resident) -> None:
     user, _ = resident
     home = estate(session, "宜达新居").id
     for i in range(3):
@@ -187,7 +187,7 @@ def test_daily_limit(session: Session, resident) -> None:  # noqa: ANN001
             daily_limit=3,
             now=NOW,
         )
-    replay, created = submit_report(
+    _replay, created = submit_report(
         session,
         user,
         ReportInput(description="第0次反映楼顶搭建问题", estate_id=home, client_request_id="r-000000"),
@@ -213,7 +213,7 @@ def test_daily_limit(session: Session, resident) -> None:  # noqa: ANN001
     )
 
 
-def test_tracking_numbers_count_per_shanghai_day(session: Session, resident) -> None:  # noqa: ANN001
+def test_tracking_numbers_count_per_shanghai_day(session: Session, resident) -> None:
     user, _ = resident
     home = estate(session, "宜达新居").id
     day = dt.datetime(2031, 5, 6, 23, 30, tzinfo=SHANGHAI)
@@ -227,7 +227,7 @@ def test_tracking_numbers_count_per_shanghai_day(session: Session, resident) -> 
     ]
 
 
-def test_the_whole_life_of_a_case(session: Session, resident) -> None:  # noqa: ANN001
+def test_the_whole_life_of_a_case(session: Session, resident) -> None:
     user, _ = resident
     case = report(session, user, category="illegal_construction", estate_id=estate(session, "康虹花园").id)
     xujing = officer(session, "xujing")
@@ -263,7 +263,7 @@ def test_the_whole_life_of_a_case(session: Session, resident) -> None:  # noqa: 
     assert any("已于今日拆除" in m.body for m in messages)
 
 
-def test_unsatisfied_reopens_once(session: Session, resident) -> None:  # noqa: ANN001
+def test_unsatisfied_reopens_once(session: Session, resident) -> None:
     user, _ = resident
     case = report(
         session,
@@ -287,7 +287,7 @@ def test_unsatisfied_reopens_once(session: Session, resident) -> None:  # noqa: 
     assert case.status == CaseStatus.CLOSED
 
 
-def test_illegal_transitions_and_wrong_actors_are_refused(session: Session, resident) -> None:  # noqa: ANN001
+def test_illegal_transitions_and_wrong_actors_are_refused(session: Session, resident) -> None:
     user, _ = resident
     case = report(session, user, category="illegal_construction", estate_id=estate(session, "康虹花园").id)
     with pytest.raises(IllegalTransition):
@@ -307,7 +307,7 @@ def test_illegal_transitions_and_wrong_actors_are_refused(session: Session, resi
     assert case.status == CaseStatus.INVESTIGATING
 
 
-def test_withdraw_before_signing(session: Session, resident) -> None:  # noqa: ANN001
+def test_withdraw_before_signing(session: Session, resident) -> None:
     user, _ = resident
     case = report(session, user, category="illegal_construction", estate_id=estate(session, "康虹花园").id)
     other, _ = make_resident(session, "stranger")
@@ -317,7 +317,7 @@ def test_withdraw_before_signing(session: Session, resident) -> None:  # noqa: A
     assert case.status == CaseStatus.WITHDRAWN
 
 
-def test_similar_cases_same_building_first_and_supporters_follow(session: Session, resident) -> None:  # noqa: ANN001
+def test_similar_cases_same_building_first_and_supporters_follow(session: Session, resident) -> None:
     user, _ = resident
     home = estate(session, "新华联雅苑").id
     a = report(
