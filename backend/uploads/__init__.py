@@ -1,0 +1,1 @@
+"""Residents' photo uploads: checking and cleaning images, and storing them by content."""
