@@ -10,6 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from backend.db import get_session
 from backend.queue import JobQueue
 from backend.workcalendar import calendar_known
 
@@ -34,8 +35,7 @@ def healthz() -> tuple[dict, int]:
     """服务健康检查：数据库、任务队列（Redis 或进程内）和工作日历。"""
     engine = current_app.extensions["db"].engine
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        get_session().execute(text("SELECT 1"))
         database = ComponentHealth(status="ok", detail=engine.dialect.name)
     except Exception as exc:
         log.error("health check: database unreachable: %s", exc.__class__.__name__)

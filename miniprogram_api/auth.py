@@ -31,6 +31,23 @@ def current_user() -> User:
     return g.current_user
 
 
+# Endpoints anyone may call; every other one needs a bearer token, checked before the body is validated
+# so that a stranger learns nothing about the API's rules.
+PUBLIC_ENDPOINTS = {
+    "mp.get_towns",
+    "mp.get_estates",
+    "mp.get_categories",
+    "mp.login",
+    "mp.get_upload",  # checks a signature or the token itself
+}
+
+
+@mp_api.before_request
+def _require_token() -> None:
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        current_user()
+
+
 def _token_ttl() -> dt.timedelta:
     return dt.timedelta(days=get_config().AUTH_TOKEN_TTL_DAYS)
 

@@ -71,12 +71,13 @@ def connection(app) -> Iterator[Connection]:
 
 @pytest.fixture
 def session(app, connection: Connection) -> Iterator[Session]:
-    with app.app_context():
-        db_session = app.extensions["db"].sessionmaker()
-        try:
-            yield db_session
-        finally:
-            db_session.close()
+    """The test's own session. No app context is held open: each request must open and close its own
+    session, so that savepoints on the shared connection nest strictly."""
+    db_session = app.extensions["db"].sessionmaker()
+    try:
+        yield db_session
+    finally:
+        db_session.close()
 
 
 @pytest.fixture
@@ -90,11 +91,11 @@ def cli_runner(app, connection: Connection):
 
 
 @pytest.fixture
-def make_app(database_url: str, tmp_path, connection: Connection):  # noqa: ANN001, ANN201
+def make_app(database_url: str, tmp_path, connection: Connection):
     """Another app on the suite's database (say, with WeChat configured), working inside the test's transaction."""
     created = []
 
-    def factory(**overrides: object):  # noqa: ANN202
+    def factory(**overrides: object):
         settings = {
             "APP_ENV": "testing",
             "DATABASE_URL": database_url,
@@ -113,7 +114,7 @@ def make_app(database_url: str, tmp_path, connection: Connection):  # noqa: ANN0
 
 
 @pytest.fixture
-def wechat_app(make_app, wechat_standin):  # noqa: ANN001, ANN201, F811
+def wechat_app(make_app, wechat_standin):  # noqa: F811
     """The app with WeChat credentials, talking to the local stand-in."""
     return make_app(
         WECHAT_APP_ID=wechat_standin.app_id,
