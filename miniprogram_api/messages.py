@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from flask_openapi3 import Tag
-from sqlalchemy import select
 
 from backend.app import get_config
-from backend.cases.models import Case
 from backend.db import get_session
 from backend.errors import ErrorBody, FieldError, ValidationFailed
 from backend.messages.services import add_subscription_credit, list_messages, mark_read
@@ -32,17 +30,13 @@ def get_messages(query: PageQuery) -> dict:
     user = current_user()
     session = get_session()
     page, unread = list_messages(session, user.id, page=query.page, per_page=query.per_page)
-    case_ids = {m.case_id for m in page.items if m.case_id}
-    numbers = dict(
-        session.execute(select(Case.id, Case.tracking_no).where(Case.id.in_(case_ids))).tuples().all()
-    )
     return MessagePage(
         data=[
             MessageOut(
                 id=m.id,
                 title=m.title,
                 body=m.body,
-                tracking_no=numbers.get(m.case_id) if m.case_id else None,
+                tracking_no=m.case.tracking_no if m.case else None,
                 created_at=m.created_at,
                 read=m.read_at is not None,
             )

@@ -6,8 +6,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.cases.models import Case
 from backend.db import Base, UTCDateTime, utcnow
 
 
@@ -23,6 +24,8 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[Case | None] = relationship()
 
 
 class SubscriptionCredit(Base):

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from backend.db import utcnow
 from backend.messages.models import Message, Notification, SubscriptionCredit
@@ -121,7 +121,12 @@ def list_messages(session: Session, user_id: int, *, page: int, per_page: int) -
         )
         or 0
     )
-    items = session.scalars(query.order_by(Message.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    items = session.scalars(
+        query.options(selectinload(Message.case))
+        .order_by(Message.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return Page(list(items), page, per_page, total), unread
 
 

@@ -166,7 +166,7 @@ def test_daily_limit_is_a_429_in_chinese(make_app, session: Session) -> None:
 
 
 def test_withdraw_and_rating_endpoints(client: FlaskClient, session: Session, resident) -> None:
-    user, token = resident
+    _user, token = resident
     filed = client.post(API + "/reports", json=valid_report(session), headers=auth(token)).get_json()
     number = filed["tracking_no"]
     early = client.post(f"{API}/reports/{number}/rating", json={"score": "satisfied"}, headers=auth(token))
