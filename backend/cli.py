@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from backend import migrate
 from backend.db import get_session
+from backend.messages.services import enqueue_notification, pending_notifications
 from backend.org.services import import_estates
 from backend.seed import seed_content
 
@@ -20,7 +21,7 @@ ESTATE_COLUMNS = {"estate", "street_or_town", "address"}
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (db_group, seed_command, estates_group, worker_command):
+    for cmd in (db_group, seed_command, estates_group, worker_command, notifications_group):
         app.cli.add_command(cmd)
 
 
@@ -114,3 +115,23 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
         app=current_app._get_current_object(),
     )
     worker.work(burst=burst)
+
+
+@click.group("notifications", help="The WeChat subscribe-message outbox.")
+def notifications_group() -> None:
+    pass
+
+
+@notifications_group.command("relay")
+@click.option("--older-than", default=60, show_default=True, help="Seconds a row must have waited.")
+@with_appcontext
+def notifications_relay(older_than: int) -> None:
+    """Send again what Redis or a worker dropped (run every minute from cron). Sending is idempotent."""
+    import datetime as dt
+
+    session = get_session()
+    ids = pending_notifications(session, older_than=dt.timedelta(seconds=older_than))
+    for notification_id in ids:
+        enqueue_notification(session, notification_id)
+    session.commit()
+    click.echo(f"re-queued {len(ids)} notifications")
