@@ -131,7 +131,8 @@ def submit_report(
     except IntegrityError:
         # the same client_request_id raced in from another request: answer with the case that won
         if reporter is not None and data.client_request_id:
-            existing = _by_client_request(session, reporter.id, data.client_request_id)
+            # a locking read sees the row the other transaction committed, past our snapshot
+            existing = _by_client_request(session, reporter.id, data.client_request_id, latest=True)
             if existing is not None:
                 return existing, False
         raise
@@ -142,10 +143,13 @@ def submit_report(
     return case, True
 
 
-def _by_client_request(session: Session, reporter_id: int, client_request_id: str) -> Case | None:
-    return session.scalar(
-        select(Case).where(Case.reporter_id == reporter_id, Case.client_request_id == client_request_id)
-    )
+def _by_client_request(
+    session: Session, reporter_id: int, client_request_id: str, *, latest: bool = False
+) -> Case | None:
+    query = select(Case).where(Case.reporter_id == reporter_id, Case.client_request_id == client_request_id)
+    if latest:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 def reports_today(session: Session, reporter_id: int, now: dt.datetime) -> int:

@@ -1,0 +1,31 @@
+"""Removing what a test committed for real (tests that need other processes or threads to see their rows)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, delete, or_, select
+
+from backend.accounts.models import AuthToken, User
+from backend.cases.models import Case, CaseEvent, CasePhoto, CaseSupporter
+from backend.messages.models import Message, Notification, SubscriptionCredit
+from backend.uploads.models import Upload
+
+
+def purge_users(engine: Engine, user_ids: list[int]) -> None:
+    """Delete the users and everything that hangs off them, children first (no reliance on cascades)."""
+    if not user_ids:
+        return
+    with engine.begin() as conn:
+        case_ids = list(conn.scalars(select(Case.id).where(Case.reporter_id.in_(user_ids))))
+        for table, condition in (
+            (Notification, or_(Notification.user_id.in_(user_ids), Notification.case_id.in_(case_ids))),
+            (Message, or_(Message.user_id.in_(user_ids), Message.case_id.in_(case_ids))),
+            (SubscriptionCredit, SubscriptionCredit.user_id.in_(user_ids)),
+            (CaseSupporter, or_(CaseSupporter.user_id.in_(user_ids), CaseSupporter.case_id.in_(case_ids))),
+            (CasePhoto, CasePhoto.case_id.in_(case_ids)),
+            (CaseEvent, CaseEvent.case_id.in_(case_ids)),
+            (Case, Case.id.in_(case_ids)),
+            (Upload, Upload.owner_id.in_(user_ids)),
+            (AuthToken, AuthToken.user_id.in_(user_ids)),
+            (User, User.id.in_(user_ids)),
+        ):
+            conn.execute(delete(table).where(condition))
