@@ -17,7 +17,7 @@ from tests.support.cleanup import purge_users
 THREADS = 20
 
 
-def concurrently(count: int, work) -> list:  # noqa: ANN001
+def concurrently(count: int, work) -> list:
     barrier = threading.Barrier(count)
     results: list = [None] * count
 
@@ -36,7 +36,7 @@ def concurrently(count: int, work) -> list:  # noqa: ANN001
     return results
 
 
-def test_twenty_concurrent_reports_get_twenty_numbers_and_a_retry_storm_gets_one_case(app) -> None:  # noqa: ANN001
+def test_twenty_concurrent_reports_get_twenty_numbers_and_a_retry_storm_gets_one_case(app) -> None:
     engine = app.extensions["db"].engine
     queue = JobQueue()
     queue.inline_runner = lambda job: None

@@ -20,7 +20,7 @@ from tests.conftest import make_resident
 
 
 @pytest.fixture
-def outbox(wechat_app, connection: Connection):  # noqa: ANN001, ANN201
+def outbox(wechat_app, connection: Connection):
     """A session whose after-commit jobs are recorded instead of sent, so the test runs them itself."""
     sent: list[PendingJob] = []
     queue = JobQueue()
@@ -30,7 +30,7 @@ def outbox(wechat_app, connection: Connection):  # noqa: ANN001, ANN201
     session.close()
 
 
-def filed_case(session: Session, user, description: str = "楼顶有人在搭建阳光房，已经搭了一半"):  # noqa: ANN001, ANN201
+def filed_case(session: Session, user, description: str = "楼顶有人在搭建阳光房，已经搭了一半"):
     home = session.scalar(select(Estate.id).where(Estate.name == "康虹花园"))
     case, _ = submit_report(
         session, user, ReportInput(description=description, category="illegal_construction", estate_id=home)
@@ -38,17 +38,17 @@ def filed_case(session: Session, user, description: str = "楼顶有人在搭建
     return case
 
 
-def officer(case) -> Actor:  # noqa: ANN001
+def officer(case) -> Actor:
     return Actor(Role.OFFICER, 1, "队员", squad_id=case.squad_id)
 
 
-def run(app, jobs: list[PendingJob]) -> list[str]:  # noqa: ANN001
+def run(app, jobs: list[PendingJob]) -> list[str]:
     with app.app_context():
         return [job.func(*job.args) for job in jobs]
 
 
 def test_a_granted_change_is_sent_once_even_when_the_job_runs_twice(
-    wechat_app, wechat_standin, outbox  # noqa: ANN001
+    wechat_app, wechat_standin, outbox
 ) -> None:
     session, jobs = outbox
     user, _ = make_resident(session, "subscriber")
@@ -70,25 +70,34 @@ def test_a_granted_change_is_sent_once_even_when_the_job_runs_twice(
 
     transition(session, case, "sign", officer(case))  # no grant left: in-app message only
     session.commit()
-    assert session.scalar(select(Message.body).where(Message.user_id == user.id).order_by(Message.id.desc())) == "已签收"
+    assert (
+        session.scalar(select(Message.body).where(Message.user_id == user.id).order_by(Message.id.desc()))
+        == "已签收"
+    )
     assert len(session.scalars(select(Notification).where(Notification.user_id == user.id)).all()) == 1
 
 
-def test_values_are_cut_to_wechat_limits(wechat_app, wechat_standin, outbox) -> None:  # noqa: ANN001
+def test_values_are_cut_to_wechat_limits(wechat_app, wechat_standin, outbox) -> None:
     session, jobs = outbox
     user, _ = make_resident(session, "longreply")
     case = filed_case(session, user)
     for name in ("sign", "investigate", "verify"):
         transition(session, case, name, officer(case))
     add_subscription_credit(session, user.id, "case_status")
-    transition(session, case, "resolve", officer(case), public_reply="经现场核查，违法搭建的阳光房已由当事人自行拆除完毕，现场已恢复原状。")
+    transition(
+        session,
+        case,
+        "resolve",
+        officer(case),
+        public_reply="经现场核查，违法搭建的阳光房已由当事人自行拆除完毕，现场已恢复原状。",
+    )
     session.commit()
     assert run(wechat_app, jobs) == ["sent"]
     remark = wechat_standin.subscribe_messages[0]["data"]["thing4"]["value"]
     assert len(remark) <= 20 and remark.endswith("…")
 
 
-def test_a_busy_wechat_is_retried_and_sent_once(wechat_app, wechat_standin, outbox) -> None:  # noqa: ANN001
+def test_a_busy_wechat_is_retried_and_sent_once(wechat_app, wechat_standin, outbox) -> None:
     session, jobs = outbox
     user, _ = make_resident(session, "retry")
     add_subscription_credit(session, user.id, "case_status")
@@ -105,7 +114,7 @@ def test_a_busy_wechat_is_retried_and_sent_once(wechat_app, wechat_standin, outb
     assert len(wechat_standin.subscribe_messages) == 1
 
 
-def test_a_refusal_is_final(wechat_app, wechat_standin, outbox) -> None:  # noqa: ANN001
+def test_a_refusal_is_final(wechat_app, wechat_standin, outbox) -> None:
     session, jobs = outbox
     user, _ = make_resident(session, "refuser")
     add_subscription_credit(session, user.id, "case_status")
@@ -116,7 +125,7 @@ def test_a_refusal_is_final(wechat_app, wechat_standin, outbox) -> None:  # noqa
     assert run(wechat_app, jobs) == ["already handled"]
 
 
-def test_nothing_is_lost_when_redis_is_down(wechat_app, wechat_standin, connection: Connection) -> None:  # noqa: ANN001
+def test_nothing_is_lost_when_redis_is_down(wechat_app, wechat_standin, connection: Connection) -> None:
     down = JobQueue("redis://127.0.0.1:1/0")  # nobody listens there
     session = Session(bind=connection, info={SESSION_KEY: down}, join_transaction_mode="create_savepoint")
     user, _ = make_resident(session, "unlucky")
@@ -134,7 +143,7 @@ def test_nothing_is_lost_when_redis_is_down(wechat_app, wechat_standin, connecti
     session.close()
 
 
-def test_relay_command_requeues_what_waited_too_long(wechat_app, wechat_standin, session: Session) -> None:  # noqa: ANN001
+def test_relay_command_requeues_what_waited_too_long(wechat_app, wechat_standin, session: Session) -> None:
     user, _ = make_resident(session, "relayed")
     old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     session.add(Notification(user_id=user.id, kind="case_status", payload={"thing1": "测试"}, created_at=old))

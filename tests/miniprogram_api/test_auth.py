@@ -13,7 +13,7 @@ from backend.accounts.models import AuthToken, User
 API = "/api/mp/v1"
 
 
-def test_login_exchanges_a_code_for_our_own_token(wechat_app, wechat_standin, session: Session) -> None:  # noqa: ANN001
+def test_login_exchanges_a_code_for_our_own_token(wechat_app, wechat_standin, session: Session) -> None:
     client = wechat_app.test_client()
     response = client.post(API + "/auth/login", json={"code": "code-alice"})
     assert response.status_code == 200, response.get_json()
@@ -42,7 +42,7 @@ def test_login_exchanges_a_code_for_our_own_token(wechat_app, wechat_standin, se
     ],
 )
 def test_wechat_errors_become_clear_4xx_and_503(
-    wechat_app, wechat_standin, errcode: int, status: int, code: str, message: str  # noqa: ANN001
+    wechat_app, wechat_standin, errcode: int, status: int, code: str, message: str
 ) -> None:
     wechat_standin.fail_code("code-bob", errcode)
     response = wechat_app.test_client().post(API + "/auth/login", json={"code": "code-bob"})
@@ -52,39 +52,41 @@ def test_wechat_errors_become_clear_4xx_and_503(
     assert "code-bob" not in response.get_data(as_text=True)
 
 
-def test_a_code_works_once(wechat_app) -> None:  # noqa: ANN001
+def test_a_code_works_once(wechat_app) -> None:
     client = wechat_app.test_client()
     assert client.post(API + "/auth/login", json={"code": "code-carol"}).status_code == 200
     reused = client.post(API + "/auth/login", json={"code": "code-carol"})
     assert reused.status_code == 400 and reused.get_json()["code"] == "wechat_invalid_code"
 
 
-def test_wechat_unreachable_is_503(make_app) -> None:  # noqa: ANN001
+def test_wechat_unreachable_is_503(make_app) -> None:
     app = make_app(WECHAT_APP_ID="wx1", WECHAT_APP_SECRET="s", WECHAT_API_BASE_URL="http://127.0.0.1:9/")
     response = app.test_client().post(API + "/auth/login", json={"code": "code-dave"})
     assert response.status_code == 503
 
 
-@pytest.mark.parametrize("body", [{}, {"code": ""}, {"code": 123}, {"code": "x" * 129}, {"code": "c", "extra": 1}])
-def test_login_validates_its_body(wechat_app, body: dict) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "body", [{}, {"code": ""}, {"code": 123}, {"code": "x" * 129}, {"code": "c", "extra": 1}]
+)
+def test_login_validates_its_body(wechat_app, body: dict) -> None:
     assert wechat_app.test_client().post(API + "/auth/login", json=body).status_code == 400
 
 
-def test_logout_revokes_the_token(client: FlaskClient, resident) -> None:  # noqa: ANN001
+def test_logout_revokes_the_token(client: FlaskClient, resident) -> None:
     _user, token = resident
     headers = {"Authorization": f"Bearer {token}"}
     assert client.post(API + "/auth/logout", headers=headers).status_code == 204
     assert client.get(API + "/reports", headers=headers).status_code == 401
 
 
-def test_login_without_wechat_configured_is_503(client: FlaskClient, app) -> None:  # noqa: ANN001
+def test_login_without_wechat_configured_is_503(client: FlaskClient, app) -> None:
     if app.config["QINGPU"].wechat_configured:
         pytest.fail("the suite's app must not have WeChat credentials")
     response = client.post(API + "/auth/login", json={"code": "code-x"})
     assert response.status_code == 503 and response.get_json()["code"] == "wechat_not_configured"
 
 
-def test_dev_login_exists_only_on_the_embedded_defaults(tmp_path) -> None:  # noqa: ANN001
+def test_dev_login_exists_only_on_the_embedded_defaults(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'dev.sqlite3'}"
     migrate.upgrade(url)
     embedded = create_app({"APP_ENV": "development", "DATABASE_URL": url, "INSTANCE_DIR": str(tmp_path)})
@@ -99,8 +101,12 @@ def test_dev_login_exists_only_on_the_embedded_defaults(tmp_path) -> None:  # no
     with_wechat = create_app(
         {"DATABASE_URL": url, "INSTANCE_DIR": str(tmp_path), "WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "s"}
     )
-    assert with_wechat.test_client().post(API + "/auth/dev-login", json={"nickname": "小王"}).status_code == 404
+    assert (
+        with_wechat.test_client().post(API + "/auth/dev-login", json={"nickname": "小王"}).status_code == 404
+    )
     on_mysql = create_app({"DATABASE_URL": "mysql+pymysql://u@127.0.0.1:1/x", "INSTANCE_DIR": str(tmp_path)})
     missing = on_mysql.test_client().post(API + "/auth/dev-login", json={"nickname": "小王"})
     assert missing.status_code == 404
-    assert "/api/mp/v1/auth/dev-login" not in on_mysql.test_client().get("/api/openapi.json").get_json()["paths"]
+    assert (
+        "/api/mp/v1/auth/dev-login" not in on_mysql.test_client().get("/api/openapi.json").get_json()["paths"]
+    )
