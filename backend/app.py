@@ -8,6 +8,7 @@ from flask import current_app
 from flask_openapi3 import Info, OpenAPI
 
 from backend import cli, db, errors, request_log
+from backend.clock import SystemClock
 from backend.config import Config
 from backend.queue import SESSION_KEY, JobQueue
 
@@ -44,6 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
 
     if config.database_url.startswith("sqlite"):
         config.instance_dir.mkdir(parents=True, exist_ok=True)
+    app.extensions["clock"] = SystemClock()
     job_queue = JobQueue(config.REDIS_URL, config.RQ_QUEUE)
     app.extensions["job_queue"] = job_queue
     engine = db.create_db_engine(config.database_url, pool_recycle=config.DATABASE_POOL_RECYCLE)

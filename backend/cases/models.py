@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.accounts.models import User
 from backend.db import Base, UTCDateTime, utcnow
 from backend.org.models import Estate, Squad, Town
+from backend.staff.models import StaffUser
 from backend.taxonomy.models import Category
 
 
@@ -49,11 +50,16 @@ class Priority(enum.IntEnum):
 
 class Case(Base):
     __tablename__ = "case_file"
-    __table_args__ = (UniqueConstraint("reporter_id", "client_request_id"),)
+    __table_args__ = (
+        UniqueConstraint("reporter_id", "client_request_id"),
+        UniqueConstraint("source", "external_ref"),  # e.g. a 12345 order number: the same order is one case
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_no: Mapped[str] = mapped_column(String(20), unique=True)
     source: Mapped[str] = mapped_column(String(24), default=CaseSource.MINI_PROGRAM)
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    source_detail: Mapped[str] = mapped_column(String(128), default="")  # e.g. the transferring department
     status: Mapped[str] = mapped_column(String(16), index=True)
     category_code: Mapped[str | None] = mapped_column(ForeignKey("category.code"), index=True)
     category_confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -72,6 +78,9 @@ class Case(Base):
     lng: Mapped[float | None] = mapped_column(Float)
 
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    reporter_name: Mapped[str] = mapped_column(
+        String(64), default=""
+    )  # from the hotline; never shown publicly
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     client_request_id: Mapped[str | None] = mapped_column(String(64))
@@ -80,7 +89,9 @@ class Case(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     sign_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     onsite_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    handle_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    handle_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # the deadline of the current stage (sign, be on site, handle), kept by every transition for sorting
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -91,12 +102,21 @@ class Case(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
     supporter_count: Mapped[int] = mapped_column(Integer, default=0)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    transferred_to: Mapped[str] = mapped_column(String(32), default="")
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)  # 督办 by the bureau
+    urge_count: Mapped[int] = mapped_column(Integer, default=0)
+    due_soon_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    overdue_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     category: Mapped[Category | None] = relationship()
     estate: Mapped[Estate | None] = relationship()
     town: Mapped[Town | None] = relationship()
     squad: Mapped[Squad | None] = relationship()
     reporter: Mapped[User | None] = relationship()
+    assignee: Mapped[StaffUser | None] = relationship()
+    parent: Mapped[Case | None] = relationship(remote_side="Case.id")
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseEvent.id"
     )
@@ -158,3 +178,19 @@ class TrackingCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseExtension(Base):
+    """A squad's request for more time (延期), and the bureau's decision."""
+
+    __tablename__ = "case_extension"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    working_days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, approved, rejected
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

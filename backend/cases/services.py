@@ -60,6 +60,9 @@ class ReportInput:
     client_request_id: str | None = None
     in_progress: bool = False
     source: CaseSource = CaseSource.MINI_PROGRAM
+    external_ref: str | None = None  # e.g. the 12345 order number
+    source_detail: str = ""  # e.g. the department a transfer came from
+    reporter_name: str = ""  # a caller's name from the hotline; staff only
 
 
 def _invalid(field_name: str, message: str) -> ValidationFailed:
@@ -119,6 +122,9 @@ def submit_report(
         anonymous=data.anonymous,
         contact_phone=data.contact_phone,
         client_request_id=data.client_request_id if reporter is not None else None,
+        external_ref=data.external_ref,
+        source_detail=data.source_detail,
+        reporter_name=data.reporter_name,
         created_at=now,
     )
     _set_deadlines(case, now)
@@ -240,6 +246,25 @@ def _set_deadlines(case: Case, now: dt.datetime) -> None:
     case.onsite_due_at = now + dt.timedelta(hours=onsite)
     case.sign_due_at = add_working_days(now, sign_days)
     case.handle_due_at = add_working_days(now, sign_days + handle_days)
+    refresh_due_at(case)
+
+
+_SIGN_STAGE = {CaseStatus.SUBMITTED, CaseStatus.DISPATCHED, CaseStatus.RETURNED}
+_HANDLE_STAGE = {CaseStatus.INVESTIGATING, CaseStatus.VERIFIED, CaseStatus.HANDLING, CaseStatus.TRANSFERRED}
+
+
+def refresh_due_at(case: Case) -> None:
+    """The deadline that matters now: signing before the squad signs, being on site once signed,
+    handling once on site; none when the case is done."""
+    status = CaseStatus(case.status)
+    if status in _SIGN_STAGE:
+        case.due_at = case.sign_due_at
+    elif status is CaseStatus.SIGNED:
+        case.due_at = case.onsite_due_at
+    elif status in _HANDLE_STAGE:
+        case.due_at = case.handle_due_at
+    else:
+        case.due_at = None
 
 
 def issue_tracking_no(session: Session, now: dt.datetime) -> str:
@@ -290,6 +315,7 @@ def transition(
     target = _EFFECTS.get(name, _no_effect)(session, case, actor, now, data) or rule.target
     assert target is not None
     case.status = target
+    refresh_due_at(case)
     event = _record(
         session,
         case,
