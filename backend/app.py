@@ -73,8 +73,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
 
     for api in (health_api, mp_api):
         app.register_api(api)
+    from backend.hotline.api import hotline_api
+
+    app.register_api(hotline_api)
     if config.embedded and not config.wechat_configured:
         app.register_api(dev_api)  # the development login exists only on the embedded defaults
+    from backend import console
+
+    console.init_app(app)
     cli.init_app(app)
     return app
 

@@ -21,8 +21,21 @@ ESTATE_COLUMNS = {"estate", "street_or_town", "address"}
 
 
 def init_app(app: Flask) -> None:
-    for cmd in (db_group, seed_command, estates_group, worker_command, notifications_group):
+    from backend.cases.supervision_cli import cases_group
+
+    for cmd in (
+        db_group,
+        seed_command,
+        estates_group,
+        worker_command,
+        notifications_group,
+        users_group,
+        cases_group,
+    ):
         app.cli.add_command(cmd)
+    from backend.hotline.cli import hotline_group
+
+    app.cli.add_command(hotline_group)
 
 
 def _config():  # noqa: ANN202
@@ -135,3 +148,56 @@ def notifications_relay(older_than: int) -> None:
         enqueue_notification(session, notification_id)
     session.commit()
     click.echo(f"re-queued {len(ids)} notifications")
+
+
+@click.group("users", help="Console accounts.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="The person's name, shown on the timeline.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["officer", "squad_leader", "supervisor", "admin", "editor", "property_staff"]),
+)
+@click.option("--squad", help="Squad code or town name (officer, squad_leader).")
+@click.option("--company", help="Property company name (property_staff).")
+@click.password_option(help="At least 10 characters; asked for when not given.")
+@with_appcontext
+def users_create(
+    username: str, display_name: str, role: str, squad: str | None, company: str | None, password: str
+) -> None:
+    """Create a console account."""
+    from sqlalchemy import select
+
+    from backend.errors import AppError
+    from backend.org.models import PropertyCompany
+    from backend.org.services import find_town
+    from backend.staff.services import create_staff
+
+    session = get_session()
+    town = find_town(session, squad) if squad else None
+    if squad and (town is None or town.squad is None):
+        raise click.ClickException(f"unknown squad {squad!r}")
+    found_company = (
+        session.scalar(select(PropertyCompany).where(PropertyCompany.name == company)) if company else None
+    )
+    if company and found_company is None:
+        raise click.ClickException(f"unknown property company {company!r}")
+    try:
+        staff = create_staff(
+            session,
+            username=username,
+            display_name=display_name,
+            role=role,
+            password=password,
+            squad=town.squad if town else None,
+            company=found_company,
+        )
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    session.commit()
+    click.echo(f"created {staff.role} {staff.username} (id {staff.id})")

@@ -50,6 +50,11 @@ class Config:
     AUTH_TOKEN_TTL_DAYS: int = _setting(30, "days a mini-program bearer token stays valid")
     REPORTS_PER_DAY: int = _setting(10, "reports one user may file per day (Shanghai time)")
     UPLOAD_DIR: str = _setting("", "folder of uploaded photos; empty means `instance/uploads`")
+    CONSOLE_LOGIN_RATE: str = _setting(
+        "10 per minute", "console login attempts allowed per address (Flask-Limiter notation)"
+    )
+    DUE_SOON_HOURS: int = _setting(4, "hours before a deadline when the squad is told a case is due soon")
+    ESCALATE_AFTER_HOURS: int = _setting(24, "hours overdue after which a case is escalated to the bureau")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -15,11 +15,11 @@ __all__ = [
     "Base",
     "accounts_models",
     "audit_models",
-    "hotline_models",
-    "staff_models",
     "cases_models",
+    "hotline_models",
     "messages_models",
     "org_models",
+    "staff_models",
     "taxonomy_models",
     "uploads_models",
 ]

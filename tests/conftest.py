@@ -42,6 +42,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory):
             "DATABASE_URL": database_url,
             "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
             "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
+            "CONSOLE_LOGIN_RATE": "10000 per minute",  # the throttle has its own test
         }
     )
     migrate.upgrade(database_url)

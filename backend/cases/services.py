@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.models import User
+from backend.audit.services import record_audit
 from backend.cases.models import (
     Case,
     CaseEvent,
@@ -22,12 +23,22 @@ from backend.cases.models import (
     Priority,
     TrackingCounter,
 )
-from backend.cases.workflow import OPEN, STATUS_LABELS, SYSTEM, Actor, Role, check_transition
+from backend.cases.workflow import (
+    BUREAU_ROLES,
+    OPEN,
+    SQUAD_ROLES,
+    STATUS_LABELS,
+    SYSTEM,
+    Actor,
+    Role,
+    check_transition,
+)
 from backend.db import utcnow
-from backend.errors import FieldError, NotFound, RateLimited, ValidationFailed
+from backend.errors import FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
 from backend.messages.services import case_status_fields, tell_residents
 from backend.org.models import Estate, Squad, Town
 from backend.org.services import Page, find_town
+from backend.staff.models import StaffUser
 from backend.taxonomy.models import Category, CategoryKeyword
 from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI, add_working_days
@@ -37,6 +48,21 @@ DEFAULT_ONSITE_HOURS = 24
 DEFAULT_ONSITE_HOURS_IN_PROGRESS = 2
 DEFAULT_HANDLE_DAYS = 15
 MAX_PHOTOS = 9
+HANDLING_ACTIONS = {
+    "order_rectification": "责令整改",
+    "file_case": "立案",
+    "penalty": "处罚",
+    "demolition": "拆除",
+}
+DEPARTMENTS = {
+    "housing": "住建",
+    "planning": "规资",
+    "greening": "绿容",
+    "housing_admin": "房管",
+    "police": "公安",
+    "market": "市场监管",
+}
+RETURN_REASONS = {"not_our_area": "不属本辖区", "not_our_duty": "不属城管职责", "incomplete": "信息不全"}
 CLOSED_STATES = {CaseStatus.CLOSED, CaseStatus.WITHDRAWN, CaseStatus.MERGED}
 
 
@@ -328,6 +354,7 @@ def transition(
         data={k: v for k, v in data.items() if isinstance(v, str | int | float | bool | None)},
         now=now,
     )
+    record_audit(session, actor, f"case.{name}", "case", case.tracking_no, detail=event.data, now=now)
     if rule.notify and event.public:
         _tell_followers(session, case, event, now)
     return event
@@ -368,7 +395,7 @@ def add_note(
     session: Session, case: Case, actor: Actor, text: str, *, now: dt.datetime | None = None
 ) -> CaseEvent:
     """An internal note: on the timeline for staff, never shown to the reporter."""
-    check_transition("sign", None, actor, reporter_id=case.reporter_id, squad_id=case.squad_id)
+    _require_staff_scope(case, actor)
     return _record(session, case, "note", None, None, actor, note=text, public=False, now=now or utcnow())
 
 
@@ -416,12 +443,65 @@ def _on_close(session: Session, case: Case, actor: Actor, now: dt.datetime, data
     case.closed_at = now
 
 
+def _on_handle(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    action = data.get("action")
+    if action not in HANDLING_ACTIONS:
+        raise _invalid("action", "请选择处置措施")
+    if action == "order_rectification" and not data.get("deadline"):
+        raise _invalid("deadline", "责令整改需填写整改期限")
+    if action == "penalty":
+        if not data.get("decision_no"):
+            raise _invalid("decision_no", "处罚需填写决定书文号")
+        try:
+            amount = float(data.get("amount") or 0)
+        except (TypeError, ValueError):
+            amount = 0
+        if amount <= 0:
+            raise _invalid("amount", "处罚需填写罚款金额")
+        data["amount"] = amount
+    data["action_label"] = HANDLING_ACTIONS[action]
+
+
+def _on_transfer(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    department = data.get("department")
+    if department not in DEPARTMENTS:
+        raise _invalid("department", "请选择转办部门")
+    case.transferred_to = department
+    data["department_label"] = DEPARTMENTS[department]
+
+
 def _on_return(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    if data.get("reason_code") and data["reason_code"] not in RETURN_REASONS:
+        raise _invalid("reason_code", "请选择退单原因")
     case.signed_at = None
+    case.assignee_id = None
+
+
+def _on_merge(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
+    parent = data.get("parent")
+    if not isinstance(parent, Case) or parent.id == case.id:
+        raise _invalid("parent", "请填写要并入的工单号")
+    if CaseStatus(parent.status) not in OPEN or parent.parent_id is not None:
+        raise _invalid("parent", "只能并入未办结的工单")
+    case.parent = parent
+    data["parent"] = parent.tracking_no
+    followers = _followers(session, parent)
+    if followers:
+        tell_residents(
+            session,
+            followers,
+            case_id=parent.id,
+            title=f"工单 {parent.tracking_no} 有新进展",
+            body="另一条反映同一问题的工单已并入本工单，将一并办理",
+            now=now,
+        )
 
 
 _EFFECTS = {
     "dispatch": _on_dispatch,
+    "handle": _on_handle,
+    "transfer": _on_transfer,
+    "merge": _on_merge,
     "sign": _on_sign,
     "resolve": _on_resolve,
     "record_transfer_reply": _on_resolve,
@@ -431,10 +511,20 @@ _EFFECTS = {
 }
 
 
-def _tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.datetime) -> None:
-    """The reporter and everyone who pressed 我也遇到 follow the case."""
+def _followers(session: Session, case: Case) -> list[int]:
+    """The reporter, everyone who pressed 我也遇到, and the reporters of cases merged into this one."""
     followers = [case.reporter_id] if case.reporter_id else []
     followers += session.scalars(select(CaseSupporter.user_id).where(CaseSupporter.case_id == case.id)).all()
+    followers += [
+        uid
+        for uid in session.scalars(select(Case.reporter_id).where(Case.parent_id == case.id))
+        if uid is not None
+    ]
+    return list(dict.fromkeys(followers))
+
+
+def _tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.datetime) -> None:
+    followers = _followers(session, case)
     if not followers:
         return
     status = STATUS_LABELS[CaseStatus(case.status)]
@@ -467,6 +557,14 @@ def public_text(case: Case, event: CaseEvent) -> str:
         return f"已派至{case.squad.name}处理"
     if event.action in {"resolve", "record_transfer_reply"}:
         return f"{label}：{case.public_reply}"
+    if event.action == "merge":
+        return f"与工单 {event.data.get('parent', '')} 反映的是同一问题，合并办理"
+    if event.action == "transfer":
+        return f"{label}（{event.data.get('department_label', '')}）"
+    if event.action == "handle":
+        return f"{label}：{event.data.get('action_label', '')}"
+    if event.action == "extension_approved":
+        return "办理期限已按规定延长"
     if event.action == "rate":
         return {"satisfied": "您评价：满意", "basically_satisfied": "您评价：基本满意"}.get(
             case.rating or "",
@@ -586,3 +684,207 @@ def open_case_for_triage(session: Session) -> list[Case]:
             .order_by(Case.priority.desc(), Case.created_at)
         )
     )
+
+
+# ------------------------------------------------------------------------------------------ staff's side
+
+
+def assign_case(
+    session: Session, case: Case, actor: Actor, assignee: StaffUser, *, now: dt.datetime | None = None
+) -> None:
+    """A squad leader gives a case of the squad to one of its officers."""
+    if actor.role is not Role.SQUAD_LEADER or actor.squad_id != case.squad_id:
+        raise Forbidden("只有本中队中队长可以分派工单")
+    if assignee.squad_id != case.squad_id or not assignee.active:
+        raise _invalid("assignee", "只能分派给本中队的队员")
+    case.assignee = assignee
+    now = now or utcnow()
+    _record(
+        session,
+        case,
+        "assign",
+        None,
+        None,
+        actor,
+        note=f"分派给{assignee.display_name}",
+        public=False,
+        now=now,
+    )
+    record_audit(
+        session, actor, "case.assign", "case", case.tracking_no, detail={"assignee": assignee.id}, now=now
+    )
+
+
+def confirm_category(
+    session: Session, case: Case, actor: Actor, code: str, *, now: dt.datetime | None = None
+) -> None:
+    """The squad (or the bureau) confirms or corrects the category a report was filed or suggested under."""
+    _require_staff_scope(case, actor)
+    category = session.get(Category, code)
+    if category is None or category.group_code is None:
+        raise _invalid("category", "请选择问题类别")
+    before = case.category_code
+    case.category = category
+    case.category_confirmed = True
+    now = now or utcnow()
+    _record(
+        session,
+        case,
+        "confirm_category",
+        None,
+        None,
+        actor,
+        note=category.name,
+        public=False,
+        data={"from": before, "to": code},
+        now=now,
+    )
+    record_audit(
+        session,
+        actor,
+        "case.confirm_category",
+        "case",
+        case.tracking_no,
+        detail={"from": before, "to": code},
+        now=now,
+    )
+
+
+def reveal_reporter_phone(
+    session: Session, case: Case, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> str | None:
+    """The reporter's phone for an officer who pressed 显示; logged. None for an anonymous report."""
+    _require_staff_scope(case, actor)
+    if actor.role not in {Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN}:
+        raise Forbidden()
+    if case.anonymous:
+        return None
+    record_audit(session, actor, "case.reveal_phone", "case", case.tracking_no, ip=ip, now=now)
+    return case.contact_phone
+
+
+def record_case_view(
+    session: Session, case: Case, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> None:
+    """A staff member opened a case page (it shows the report and, masked, the reporter's contact)."""
+    record_audit(session, actor, "case.view", "case", case.tracking_no, ip=ip, now=now)
+
+
+def _require_staff_scope(case: Case, actor: Actor) -> None:
+    if actor.role in BUREAU_ROLES:
+        return
+    if actor.role in SQUAD_ROLES and actor.squad_id is not None and actor.squad_id == case.squad_id:
+        return
+    raise Forbidden("这不是本中队的工单")
+
+
+def can_see_case(case: Case, actor: Actor) -> bool:
+    try:
+        _require_staff_scope(case, actor)
+    except Forbidden:
+        return False
+    return True
+
+
+def staff_intake(
+    session: Session, actor: Actor, data: ReportInput, *, now: dt.datetime | None = None
+) -> Case:
+    """A case entered in the console: a transfer from another department (the bureau, or a squad for its own
+    town) or a squad's own inspection finding."""
+    if data.source not in {CaseSource.TRANSFER, CaseSource.INSPECTION}:
+        raise _invalid("source", "请选择案件来源")
+    if actor.role not in SQUAD_ROLES | BUREAU_ROLES:
+        raise Forbidden()
+    if data.source is CaseSource.TRANSFER and not data.source_detail:
+        raise _invalid("source_detail", "请填写移送部门")
+    case, _created = submit_report(session, None, data, now=now)
+    if actor.role in SQUAD_ROLES and case.squad_id != actor.squad_id:
+        raise Forbidden("只能录入本中队辖区的案件")
+    record_audit(
+        session, actor, "case.intake", "case", case.tracking_no, detail={"source": data.source.value}, now=now
+    )
+    return case
+
+
+INBOX_TABS = {
+    "to_sign": "待签收",
+    "mine": "我的",
+    "in_progress": "办理中",
+    "due_today": "今日到期",
+    "overdue": "已超期",
+    "all": "全部",
+}
+_IN_PROGRESS = [
+    s.value
+    for s in (
+        CaseStatus.SIGNED,
+        CaseStatus.INVESTIGATING,
+        CaseStatus.VERIFIED,
+        CaseStatus.HANDLING,
+        CaseStatus.TRANSFERRED,
+    )
+]
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    tab: str = "to_sign"
+    category: str | None = None
+    estate_id: int | None = None
+    source: str | None = None
+    key_only: bool = False
+
+
+def list_inbox(
+    session: Session,
+    actor: Actor,
+    filters: InboxFilter,
+    *,
+    now: dt.datetime,
+    squad_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Case]:
+    """A squad's (or, for the bureau, any squad's or the whole district's) cases, soonest deadline first."""
+    query = select(Case)
+    if actor.role in SQUAD_ROLES:
+        query = query.where(Case.squad_id == actor.squad_id)
+    elif actor.role in BUREAU_ROLES:
+        if squad_id is not None:
+            query = query.where(Case.squad_id == squad_id)
+    else:
+        raise Forbidden()
+    open_states = [s.value for s in OPEN]
+    tab = filters.tab if filters.tab in INBOX_TABS else "to_sign"
+    if tab == "to_sign":
+        query = query.where(Case.status == CaseStatus.DISPATCHED)
+    elif tab == "mine":
+        query = query.where(Case.assignee_id == actor.id, Case.status.in_(open_states))
+    elif tab == "in_progress":
+        query = query.where(Case.status.in_(_IN_PROGRESS))
+    elif tab == "due_today":
+        local = now.astimezone(SHANGHAI)
+        end_of_day = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), SHANGHAI)
+        query = query.where(Case.status.in_(open_states), Case.due_at < end_of_day)
+    elif tab == "overdue":
+        query = query.where(Case.status.in_(open_states), Case.due_at <= now)
+    if filters.category:
+        query = query.where(Case.category_code == filters.category)
+    if filters.estate_id:
+        query = query.where(Case.estate_id == filters.estate_id)
+    if filters.source:
+        query = query.where(Case.source == filters.source)
+    if filters.key_only:
+        query = query.join(Estate, Estate.id == Case.estate_id).where(Estate.is_key.is_(True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = session.scalars(
+        query.options(selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad))
+        .order_by(Case.due_at.is_(None), Case.due_at, Case.priority.desc(), Case.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(list(items), page, per_page, total)
+
+
+def merged_children(session: Session, case: Case) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.parent_id == case.id).order_by(Case.id)))

@@ -1,0 +1,503 @@
+"""Time limits and supervision of cases: the deadline sweep, extensions (延期), urging (催办) and supervising (督办)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.audit.services import record_audit
+from backend.cases.models import Case, CaseExtension, CaseStatus
+from backend.cases.services import _record, _tell_followers, refresh_due_at
+from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor
+from backend.errors import Conflict, FieldError, Forbidden, ValidationFailed
+from backend.staff.models import StaffNotice
+from backend.workcalendar import SHANGHAI, add_working_days
+
+MIN_EXTENSION_DAYS = 1
+MAX_EXTENSION_DAYS = 30
+
+# The states in which the squad holds the case and a deadline runs. A returned case waits for the bureau
+# and a case without a squad sits in the bureau's triage queue: neither is the squad's delay.
+TIMED_STATES = frozenset(
+    {
+        CaseStatus.DISPATCHED,
+        CaseStatus.SIGNED,
+        CaseStatus.INVESTIGATING,
+        CaseStatus.VERIFIED,
+        CaseStatus.HANDLING,
+        CaseStatus.TRANSFERRED,
+    }
+)
+_TIMED = [s.value for s in TIMED_STATES]
+_STAGE_LABELS = {
+    CaseStatus.DISPATCHED: "签收",
+    CaseStatus.SIGNED: "到场核查",
+    CaseStatus.INVESTIGATING: "办结",
+    CaseStatus.VERIFIED: "办结",
+    CaseStatus.HANDLING: "办结",
+    CaseStatus.TRANSFERRED: "办结",
+}
+
+
+@dataclass
+class SweepReport:
+    """The ids of the cases a sweep noticed, by kind of notice."""
+
+    due_soon: list[int] = field(default_factory=list)
+    overdue: list[int] = field(default_factory=list)
+    escalated: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"deadline sweep: {len(self.due_soon)} due soon, {len(self.overdue)} overdue, "
+            f"{len(self.escalated)} escalated"
+        )
+
+
+# ------------------------------------------------------------------------------------------ the sweep
+
+
+def sweep_deadlines(
+    session: Session, now: dt.datetime, *, due_soon: dt.timedelta, escalate_after: dt.timedelta
+) -> SweepReport:
+    """Tell the squad of each case whose deadline is near or past, and the bureau of each case overdue for
+    longer than `escalate_after`. Idempotent: each notice goes out once per deadline.
+
+    No column says which deadline a mark was for, so a mark counts only if it fits the current deadline:
+    a due-soon notice given at most `due_soon` before it, an overdue notice given after it, an escalation
+    given after that overdue notice. A deadline that moved later (the next stage, an extension) thus gets
+    fresh notices; one that moved earlier keeps them (see `_due_soon_noticed`)."""
+    report = SweepReport()
+    candidates = select(Case.id).where(
+        Case.status.in_(_TIMED),
+        Case.squad_id.is_not(None),
+        Case.due_at.is_not(None),
+        Case.due_at <= now + due_soon,
+        or_(
+            Case.due_at > now,  # inside the due-soon window: few, checked exactly below
+            Case.overdue_noticed_at.is_(None),
+            Case.overdue_noticed_at < Case.due_at,
+            and_(
+                Case.due_at < now - escalate_after,
+                or_(Case.escalated_at.is_(None), Case.escalated_at < Case.overdue_noticed_at),
+            ),
+        ),
+    )
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return report
+    # Lock the few rows by primary key and read them afresh, so two overlapping sweeps send each notice once.
+    cases = session.scalars(
+        select(Case)
+        .where(Case.id.in_(ids))
+        .options(selectinload(Case.squad))
+        .order_by(Case.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for case in sorted(cases, key=lambda c: (c.due_at or now, c.id)):
+        due_at = case.due_at
+        if due_at is None or case.squad_id is None or CaseStatus(case.status) not in TIMED_STATES:
+            continue  # changed since the first read
+        if due_at > now:
+            if due_at - now <= due_soon and not _due_soon_noticed(case, due_soon):
+                _notice_due_soon(session, case, now)
+                report.due_soon.append(case.id)
+            continue
+        if not _overdue_noticed(case):
+            _notice_overdue(session, case, now)
+            report.overdue.append(case.id)
+        if now - due_at > escalate_after and not _escalation_noticed(case):
+            _escalate(session, case, now, escalate_after)
+            report.escalated.append(case.id)
+    return report
+
+
+def _due_soon_noticed(case: Case, due_soon: dt.timedelta) -> bool:
+    # A deadline that moved earlier still counts as noticed (the squad was told, if of a later time);
+    # one that moved later by more than the window does not.
+    mark, due_at = case.due_soon_noticed_at, case.due_at
+    return mark is not None and due_at is not None and mark >= due_at - due_soon
+
+
+def _overdue_noticed(case: Case) -> bool:
+    # Told after the current deadline had passed: the same overdue spell, whatever the stage.
+    mark, due_at = case.overdue_noticed_at, case.due_at
+    return mark is not None and due_at is not None and mark >= due_at
+
+
+def _escalation_noticed(case: Case) -> bool:
+    mark, overdue = case.escalated_at, case.overdue_noticed_at
+    return _overdue_noticed(case) and mark is not None and overdue is not None and mark >= overdue
+
+
+def _notice_due_soon(session: Session, case: Case, now: dt.datetime) -> None:
+    stage, due = _stage(case), _local(case.due_at)
+    _notify_squad(session, case, "due_soon", f"工单 {case.tracking_no} 的{stage}时限将于 {due} 到期", now)
+    case.due_soon_noticed_at = now
+    case.updated_at = now  # by the injected clock, as every timeline event sets it
+    _audit(session, SYSTEM, case, "due_soon", now, due_at=case.due_at)
+
+
+def _notice_overdue(session: Session, case: Case, now: dt.datetime) -> None:
+    stage, due = _stage(case), _local(case.due_at)
+    _notify_squad(
+        session, case, "overdue", f"工单 {case.tracking_no} 已超过{stage}时限（{due}），请尽快办理", now
+    )
+    _record(
+        session,
+        case,
+        "overdue",
+        None,
+        None,
+        SYSTEM,
+        note=f"已超过{stage}时限（{due}）",
+        public=False,
+        data={"due_at": _iso(case.due_at)},
+        now=now,
+    )
+    case.overdue_noticed_at = now
+    _audit(session, SYSTEM, case, "overdue", now, due_at=case.due_at)
+
+
+def _escalate(session: Session, case: Case, now: dt.datetime, escalate_after: dt.timedelta) -> None:
+    stage, due = _stage(case), _local(case.due_at)
+    hours = f"{escalate_after.total_seconds() / 3600:g}"
+    squad = case.squad.name if case.squad is not None else ""
+    _notify_bureau(
+        session,
+        case,
+        "escalated",
+        f"{squad}工单 {case.tracking_no} 超过{stage}时限（{due}）已逾 {hours} 小时，请区局督办",
+        now,
+    )
+    _record(
+        session,
+        case,
+        "escalated",
+        None,
+        None,
+        SYSTEM,
+        note=f"超过{stage}时限逾 {hours} 小时，已报区局",
+        public=False,
+        data={"due_at": _iso(case.due_at)},
+        now=now,
+    )
+    case.escalated_at = now
+    _audit(session, SYSTEM, case, "escalated", now, due_at=case.due_at)
+
+
+# ------------------------------------------------------------------------------------------- the lists
+
+
+def is_overdue(case: Case, now: dt.datetime) -> bool:
+    """Whether the squad holds `case` and its current deadline has passed."""
+    return CaseStatus(case.status) in TIMED_STATES and case.due_at is not None and case.due_at <= now
+
+
+def overdue_cases(session: Session, now: dt.datetime, *, squad_id: int | None = None) -> list[Case]:
+    """The overdue cases of a squad (or of the district), the longest overdue first."""
+    return _timed_cases(session, Case.due_at <= now, squad_id)
+
+
+def due_today(session: Session, now: dt.datetime, *, squad_id: int | None = None) -> list[Case]:
+    """The cases whose deadline falls before the end of today in Shanghai, overdue ones included,
+    the earliest first: what the squad must finish today."""
+    tomorrow = now.astimezone(SHANGHAI).date() + dt.timedelta(days=1)
+    return _timed_cases(session, Case.due_at < dt.datetime.combine(tomorrow, dt.time(), SHANGHAI), squad_id)
+
+
+def _timed_cases(session: Session, condition: ColumnElement[bool], squad_id: int | None) -> list[Case]:
+    query = select(Case).where(Case.status.in_(_TIMED), Case.due_at.is_not(None), condition)
+    if squad_id is not None:
+        query = query.where(Case.squad_id == squad_id)
+    return list(
+        session.scalars(
+            query.options(
+                selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad)
+            ).order_by(Case.due_at, Case.id)
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------ extensions
+
+
+def request_extension(
+    session: Session, case: Case, actor: Actor, working_days: int, reason: str, now: dt.datetime
+) -> CaseExtension:
+    """The case's squad asks the bureau for `working_days` more working days on the current deadline."""
+    if actor.role not in SQUAD_ROLES or actor.squad_id is None or actor.squad_id != case.squad_id:
+        raise Forbidden("只有本中队可以为工单申请延期", description=f"{actor.role.value} may not request")
+    _lock(session, case)
+    _require_timed(case, "当前状态下没有办理时限，无需延期")
+    if isinstance(working_days, bool) or not MIN_EXTENSION_DAYS <= working_days <= MAX_EXTENSION_DAYS:
+        raise _invalid("working_days", f"延期天数应为 {MIN_EXTENSION_DAYS}–{MAX_EXTENSION_DAYS} 个工作日")
+    reason = reason.strip()
+    if not reason:
+        raise _invalid("reason", "请填写延期理由")
+    pending = session.scalar(
+        select(CaseExtension.id)
+        .where(CaseExtension.case_id == case.id, CaseExtension.status == "pending")
+        .with_for_update()
+    )
+    if pending is not None:
+        raise Conflict("该工单已有待审批的延期申请", code="extension_pending")
+    extension = CaseExtension(
+        case_id=case.id, requested_by=actor.id, requested_at=now, working_days=working_days, reason=reason
+    )
+    session.add(extension)
+    session.flush()
+    _record(
+        session,
+        case,
+        "extension_requested",
+        None,
+        None,
+        actor,
+        note=reason,
+        public=False,
+        data={"extension_id": extension.id, "working_days": working_days},
+        now=now,
+    )
+    squad = case.squad.name if case.squad is not None else ""
+    _notify_bureau(
+        session,
+        case,
+        "extension_requested",
+        f"{squad}申请工单 {case.tracking_no} 的{_stage(case)}时限延期 {working_days} 个工作日：{reason}",
+        now,
+    )
+    _audit(
+        session, actor, case, "extension_requested", now, extension_id=extension.id, working_days=working_days
+    )
+    return extension
+
+
+def decide_extension(
+    session: Session,
+    extension: CaseExtension,
+    actor: Actor,
+    approve: bool,
+    now: dt.datetime,
+    note: str = "",
+) -> CaseExtension:
+    """The bureau approves or rejects a pending extension. Approval moves the current stage's deadline and
+    the handling deadline by the requested working days, each from its present value; the reporter is told
+    that the deadline moved, never the squad's reason."""
+    if actor.role not in BUREAU_ROLES:
+        raise Forbidden("只有区局可以审批延期申请", description=f"{actor.role.value} may not decide")
+    case = session.get(Case, extension.case_id)
+    assert case is not None
+    _lock(session, case)
+    session.execute(
+        select(CaseExtension)
+        .where(CaseExtension.id == extension.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if extension.status != "pending":
+        raise Conflict("该延期申请已审批", code="extension_decided")
+    note = note.strip()
+    if approve:
+        _require_timed(case, "工单已不在办理时限内，无法批准延期")
+        _approve(session, case, extension, actor, note, now)
+    else:
+        _reject(session, case, extension, actor, note, now)
+    extension.decided_by = actor.id
+    extension.decided_at = now
+    session.flush()
+    return extension
+
+
+def _approve(
+    session: Session, case: Case, extension: CaseExtension, actor: Actor, note: str, now: dt.datetime
+) -> None:
+    days = extension.working_days
+    before = case.due_at
+    status = CaseStatus(case.status)
+    moved = ["handle_due_at"]
+    if status is CaseStatus.DISPATCHED:
+        moved.append("sign_due_at")
+    elif status is CaseStatus.SIGNED:
+        moved.append("onsite_due_at")
+    for name in moved:
+        value = getattr(case, name)
+        if value is not None:
+            setattr(case, name, add_working_days(value, days))
+    refresh_due_at(case)
+    # A new deadline deserves its own notices.
+    case.due_soon_noticed_at = case.overdue_noticed_at = case.escalated_at = None
+    extension.status = "approved"
+    stage, due = _stage(case), _local(case.due_at)
+    event = _record(
+        session,
+        case,
+        "extension_approved",
+        None,
+        None,
+        actor,
+        note=f"延期 {days} 个工作日，{stage}时限延至 {due}" + (f"。{note}" if note else ""),
+        public=True,
+        data={"extension_id": extension.id, "working_days": days, "due_at": _iso(case.due_at)},
+        now=now,
+    )
+    _tell_followers(session, case, event, now)
+    _notify_squad(
+        session,
+        case,
+        "extension_approved",
+        f"工单 {case.tracking_no} 的延期申请已批准，{stage}时限延至 {due}" + (f"：{note}" if note else ""),
+        now,
+    )
+    _audit(
+        session,
+        actor,
+        case,
+        "extension_approved",
+        now,
+        extension_id=extension.id,
+        working_days=days,
+        previous_due_at=before,
+        due_at=case.due_at,
+    )
+
+
+def _reject(
+    session: Session, case: Case, extension: CaseExtension, actor: Actor, note: str, now: dt.datetime
+) -> None:
+    extension.status = "rejected"
+    _record(
+        session,
+        case,
+        "extension_rejected",
+        None,
+        None,
+        actor,
+        note=note or "不予延期",
+        public=False,
+        data={"extension_id": extension.id},
+        now=now,
+    )
+    _notify_squad(
+        session,
+        case,
+        "extension_rejected",
+        f"工单 {case.tracking_no} 的延期申请未获批准" + (f"：{note}" if note else ""),
+        now,
+    )
+    _audit(session, actor, case, "extension_rejected", now, extension_id=extension.id)
+
+
+# ------------------------------------------------------------------------------- urging and supervising
+
+
+def urge_case(session: Session, case: Case, actor: Actor, note: str, now: dt.datetime) -> None:
+    """催办: the bureau presses the squad to move on a case; each time counts."""
+    _require_bureau(actor, "只有区局可以催办工单")
+    _lock(session, case)
+    _require_timed(case, "工单已不在办理中，无需催办")
+    case.urge_count += 1
+    note = note.strip()
+    _record(
+        session,
+        case,
+        "urged",
+        None,
+        None,
+        actor,
+        note=note,
+        public=False,
+        data={"count": case.urge_count},
+        now=now,
+    )
+    _notify_squad(
+        session,
+        case,
+        "urged",
+        f"区局催办工单 {case.tracking_no}（第 {case.urge_count} 次）" + (f"：{note}" if note else ""),
+        now,
+    )
+    _audit(session, actor, case, "urged", now, count=case.urge_count)
+
+
+def supervise_case(session: Session, case: Case, actor: Actor, note: str, now: dt.datetime) -> None:
+    """督办: the bureau puts a case under its own watch until it is done."""
+    _require_bureau(actor, "只有区局可以督办工单")
+    _lock(session, case)
+    _require_timed(case, "工单已不在办理中，无需督办")
+    if case.supervised:
+        raise Conflict("该工单已在督办中", code="already_supervised")
+    case.supervised = True
+    note = note.strip()
+    _record(session, case, "supervised", None, None, actor, note=note, public=False, now=now)
+    _notify_squad(
+        session,
+        case,
+        "supervised",
+        f"区局对工单 {case.tracking_no} 进行督办" + (f"：{note}" if note else ""),
+        now,
+    )
+    _audit(session, actor, case, "supervised", now)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _lock(session: Session, case: Case) -> None:
+    """Lock the case's row and read it afresh, so concurrent decisions about it queue up."""
+    session.execute(
+        select(Case).where(Case.id == case.id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def _require_bureau(actor: Actor, message: str) -> None:
+    if actor.role not in BUREAU_ROLES:
+        raise Forbidden(message, description=f"{actor.role.value} is not the bureau")
+
+
+def _require_timed(case: Case, message: str) -> None:
+    if CaseStatus(case.status) not in TIMED_STATES or case.due_at is None:
+        raise Conflict(message, code="no_deadline", description=f"case is {case.status}")
+
+
+def _invalid(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message,
+        description=f"{field_name}: {message}",
+        errors=[FieldError(field=field_name, message=message)],
+    )
+
+
+def _notify_squad(session: Session, case: Case, kind: str, text: str, now: dt.datetime) -> None:
+    session.add(StaffNotice(squad_id=case.squad_id, case_id=case.id, kind=kind, text=text, created_at=now))
+
+
+def _notify_bureau(session: Session, case: Case, kind: str, text: str, now: dt.datetime) -> None:
+    session.add(StaffNotice(for_bureau=True, case_id=case.id, kind=kind, text=text, created_at=now))
+
+
+def _audit(
+    session: Session, actor: Actor, case: Case, action: str, now: dt.datetime, **detail: object
+) -> None:
+    values = {k: _iso(v) if isinstance(v, dt.datetime) else v for k, v in detail.items()}
+    record_audit(session, actor, f"case.{action}", "case", case.tracking_no, detail=values, now=now)
+
+
+def _stage(case: Case) -> str:
+    return _STAGE_LABELS.get(CaseStatus(case.status), "办理")
+
+
+def _local(instant: dt.datetime | None) -> str:
+    """11月27日 14:00, in Shanghai time."""
+    if instant is None:
+        return ""
+    local = instant.astimezone(SHANGHAI)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _iso(instant: dt.datetime | None) -> str | None:
+    return None if instant is None else instant.astimezone(dt.UTC).isoformat()

@@ -1,0 +1,31 @@
+"""The web console for squads, studios and the bureau: server-rendered pages in Chinese."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+
+
+def init_app(app: Flask) -> None:
+    config = app.config["QINGPU"]
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,  # only the console's forms carry a CSRF token; the JSON APIs use bearer tokens
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the console session
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.is_production,
+        RATELIMIT_STORAGE_URI=config.REDIS_URL or "memory://",
+        RATELIMIT_KEY_PREFIX="qingpu-limits",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    from backend.console import views  # noqa: F401  (registers the routes)
+    from backend.console.blueprint import console_bp
+
+    app.register_blueprint(console_bp)

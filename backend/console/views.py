@@ -1,0 +1,666 @@
+"""Console pages and actions: parse the form, call one service, commit, redirect or render."""
+
+from __future__ import annotations
+
+from typing import Any, get_origin
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from backend.audit.services import list_audit, record_audit
+from backend.cases import supervision
+from backend.cases.models import Case, CaseExtension, CaseSource, CaseStatus
+from backend.cases.services import (
+    DEPARTMENTS,
+    HANDLING_ACTIONS,
+    INBOX_TABS,
+    RETURN_REASONS,
+    InboxFilter,
+    ReportInput,
+    add_note,
+    assign_case,
+    can_see_case,
+    confirm_category,
+    find_similar,
+    get_case,
+    list_inbox,
+    merged_children,
+    open_case_for_triage,
+    record_case_view,
+    reveal_reporter_phone,
+    staff_intake,
+    transition,
+)
+from backend.cases.workflow import (
+    BUREAU_ROLES,
+    SQUAD_ROLES,
+    STATUS_LABELS,
+    TRANSITIONS,
+    Role,
+    check_transition,
+)
+from backend.clock import now
+from backend.console import limiter
+from backend.console.blueprint import console_bp, current_actor, current_staff, require
+from backend.db import get_session
+from backend.errors import FieldError, Forbidden, NotFound, ValidationFailed, field_errors
+from backend.org.models import Estate, PropertyCompany, Squad
+from backend.org.services import list_towns
+from backend.staff.services import (
+    ROLE_LABELS,
+    STAFF_ROLES,
+    authenticate_staff,
+    create_staff,
+    get_staff,
+    list_staff,
+    mask_phone,
+    squad_members,
+)
+from backend.taxonomy.services import list_categories
+from backend.uploads.services import open_upload, store_upload
+
+ALL_STAFF = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN)
+BUREAU = tuple(BUREAU_ROLES)
+
+# Reply templates per state, for the public reply and the notes (the squad edits before sending).
+REPLY_TEMPLATES = {
+    "resolve": [
+        "经现场核查，反映的违法搭建已拆除，现场已恢复原状。感谢您的监督。",
+        "经现场核查，已责令当事人限期整改，我队将跟踪复查。感谢您的监督。",
+        "经现场核查，未发现反映的问题。如仍有发现，欢迎再次反映。",
+    ],
+    "mark_unfounded": ["经现场核查，未发现反映的违法行为。"],
+    "return": [
+        "该地址不属本中队辖区，请区局改派。",
+        "反映事项不属城管执法职责，建议转相关部门。",
+        "反映信息不全，无法核查。",
+    ],
+}
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+def parse(model: type[Form]) -> Any:
+    data: dict[str, Any] = {}
+    for key in request.form:
+        values = [v for v in request.form.getlist(key) if v != ""]
+        if not values:
+            continue  # an empty input is an absent one: the field's default applies
+        field = model.model_fields.get(key)
+        is_list = field is not None and get_origin(field.annotation) is list
+        data[key] = values if is_list else values[-1]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise ValidationFailed(
+            "；".join(f"{e.field}：{e.message}" for e in errors), errors=errors, description="form"
+        ) from None
+
+
+def client_ip() -> str:
+    return request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()[:45]
+
+
+# ----------------------------------------------------------------------------------------- login
+
+
+class LoginForm(Form):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+@console_bp.get("/login")
+def login() -> Any:
+    return render_template("console/login.html")
+
+
+@console_bp.post("/login")
+@limiter.limit(lambda: current_app.config["QINGPU"].CONSOLE_LOGIN_RATE)
+def login_post() -> Any:
+    try:
+        form = parse(LoginForm)
+    except ValidationFailed:
+        return render_template("console/login.html", error="请输入用户名和密码"), 400
+    db = get_session()
+    try:
+        staff = authenticate_staff(db, form.username, form.password, now=now())
+    except Exception as exc:  # every refusal looks the same from outside
+        db.commit()  # keep the failed-attempt count
+        return render_template("console/login.html", error=getattr(exc, "message", "登录失败")), 401
+    db.commit()
+    session.clear()
+    session["staff_id"], session["staff_sv"] = staff.id, staff.session_version
+    target = request.args.get("next", "")
+    return redirect(target if target.startswith("/console/") else url_for("console.inbox"))
+
+
+@console_bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("console.login"))
+
+
+@console_bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> Any:
+    return render_template("console/error.html", message="页面已过期，请刷新后重试"), 400
+
+
+# ----------------------------------------------------------------------------------------- inbox
+
+
+@console_bp.get("/")
+@require()
+def home() -> Any:
+    role = Role(current_staff().role)
+    if role in {Role.EDITOR, Role.PROPERTY_STAFF}:
+        return render_template("console/error.html", message="此角色的功能尚未开放"), 403
+    return redirect(url_for("console.inbox"))
+
+
+@console_bp.get("/inbox")
+@require(*ALL_STAFF)
+def inbox() -> Any:
+    actor = current_actor()
+    args = request.args
+    filters = InboxFilter(
+        tab=args.get("tab", "to_sign"),
+        category=args.get("category") or None,
+        estate_id=args.get("estate", type=int),
+        source=args.get("source") or None,
+        key_only=args.get("key") == "1",
+    )
+    db = get_session()
+    page = list_inbox(
+        db,
+        actor,
+        filters,
+        now=now(),
+        squad_id=args.get("squad", type=int),
+        page=max(args.get("page", 1, type=int), 1),
+    )
+    members = squad_members(db, actor.squad_id) if actor.role is Role.SQUAD_LEADER and actor.squad_id else []
+    return render_template(
+        "console/inbox.html",
+        page=page,
+        filters=filters,
+        tabs=INBOX_TABS,
+        categories=list_categories(db),
+        sources=[s.value for s in CaseSource],
+        squads=[t.squad for t in list_towns(db) if t.squad] if actor.role in BUREAU_ROLES else [],
+        members=members,
+        now=now(),
+        labels=STATUS_LABELS,
+    )
+
+
+class BulkForm(Form):
+    action: str = Field(pattern="^(sign|assign)$")
+    cases: list[str] = Field(min_length=1, max_length=100)
+    assignee: int | None = None
+
+
+@console_bp.post("/inbox/bulk")
+@require(Role.OFFICER, Role.SQUAD_LEADER)
+def inbox_bulk() -> Any:
+    form = parse(BulkForm)
+    db = get_session()
+    actor = current_actor()
+    assignee = get_staff(db, form.assignee) if form.assignee else None
+    done = 0
+    for number in form.cases:
+        case = _case_in_scope(number)
+        if form.action == "sign":
+            transition(db, case, "sign", actor, now=now())
+        else:
+            if assignee is None:
+                raise ValidationFailed(
+                    "请选择要分派的队员", errors=[FieldError(field="assignee", message="必填")]
+                )
+            assign_case(db, case, actor, assignee, now=now())
+        done += 1
+    db.commit()
+    flash(f"已处理 {done} 件工单", "ok")
+    return redirect(request.referrer or url_for("console.inbox"))
+
+
+# ------------------------------------------------------------------------------------------ a case
+
+
+def _case_in_scope(number: str) -> Case:
+    case = get_case(get_session(), number)
+    if not can_see_case(case, current_actor()):
+        raise Forbidden("这不是本中队的工单")
+    return case
+
+
+@console_bp.get("/cases/<number>")
+@require(*ALL_STAFF)
+def case_page(number: str) -> Any:
+    db = get_session()
+    case = _case_in_scope(number)
+    actor = current_actor()
+    record_case_view(db, case, actor, ip=client_ip(), now=now())
+    db.commit()
+    allowed = []
+    for name in TRANSITIONS:
+        if name in {"submit", "withdraw", "rate"}:
+            continue
+        try:
+            check_transition(
+                name, CaseStatus(case.status), actor, reporter_id=case.reporter_id, squad_id=case.squad_id
+            )
+        except Exception:  # not allowed now: the button is not shown
+            continue
+        allowed.append(name)
+    extensions = list(
+        db.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id).order_by(CaseExtension.id))
+    )
+    return render_template(
+        "console/case.html",
+        case=case,
+        allowed=allowed,
+        transitions=TRANSITIONS,
+        labels=STATUS_LABELS,
+        masked_phone=mask_phone(case.contact_phone) if not case.anonymous else "",
+        revealed_phone=None,
+        categories=[c for c in list_categories(db) if c.group_code],
+        squads=[t.squad for t in list_towns(db) if t.squad],
+        members=squad_members(db, case.squad_id) if case.squad_id else [],
+        similar=[c for c in find_similar(db, estate_id=case.estate_id, category=None) if c.id != case.id]
+        if case.estate_id
+        else [],
+        children=merged_children(db, case),
+        extensions=extensions,
+        handling_actions=HANDLING_ACTIONS,
+        departments=DEPARTMENTS,
+        return_reasons=RETURN_REASONS,
+        reply_templates=REPLY_TEMPLATES,
+        now=now(),
+        is_bureau=actor.role in BUREAU_ROLES,
+        is_squad=actor.role in SQUAD_ROLES,
+        is_leader=actor.role is Role.SQUAD_LEADER,
+    )
+
+
+class ActionForm(Form):
+    note: str = Field("", max_length=2000)
+    reason: str = Field("", max_length=500)
+    reason_code: str = Field("", max_length=32)
+    public_reply: str = Field("", max_length=2000)
+    action: str = Field("", max_length=32)
+    deadline: str = Field("", max_length=32)
+    amount: str = Field("", max_length=20)
+    decision_no: str = Field("", max_length=64)
+    case_no: str = Field("", max_length=64)
+    department: str = Field("", max_length=32)
+    squad: int | None = None
+    parent: str = Field("", max_length=20)
+
+
+@console_bp.post("/cases/<number>/do/<name>")
+@require(*ALL_STAFF)
+def case_action(number: str, name: str) -> Any:
+    if name not in TRANSITIONS or name in {"submit", "withdraw", "rate"}:
+        abort(404)
+    db = get_session()
+    case = _case_in_scope(number)
+    form = parse(ActionForm)
+    data: dict[str, Any] = {}
+    if name == "dispatch":
+        data["squad"] = db.get(Squad, form.squad) if form.squad else None
+    elif name == "merge":
+        try:
+            data["parent"] = get_case(db, form.parent)
+        except NotFound:
+            raise ValidationFailed(
+                "没有这个工单号", errors=[FieldError(field="parent", message="没有这个工单号")]
+            ) from None
+    elif name == "return":
+        data.update(
+            reason=form.reason or RETURN_REASONS.get(form.reason_code, ""), reason_code=form.reason_code
+        )
+    elif name == "handle":
+        data.update(
+            action=form.action,
+            deadline=form.deadline,
+            amount=form.amount,
+            decision_no=form.decision_no,
+            case_no=form.case_no,
+        )
+    elif name == "transfer":
+        data["department"] = form.department
+    elif name in {"resolve", "record_transfer_reply"}:
+        data["public_reply"] = form.public_reply
+    elif name == "mark_unfounded":
+        data["reason"] = form.reason
+    transition(db, case, name, current_actor(), note=form.note, now=now(), **data)
+    if name == "resolve":
+        _attach_photos(case, "resolution")
+    db.commit()
+    flash(f"已完成：{TRANSITIONS[name].label}", "ok")
+    return redirect(url_for("console.case_page", number=case.tracking_no))
+
+
+def _attach_photos(case: Case, kind: str) -> None:
+    from backend.cases.models import CasePhoto
+
+    storage = current_app.extensions["storage"]
+    start = len(case.photos)
+    for i, file in enumerate(request.files.getlist("photos")):
+        if not file or not file.filename:
+            continue
+        upload = store_upload(get_session(), storage, None, file.stream.read())
+        case.photos.append(CasePhoto(upload_id=upload.id, kind=kind, position=start + i))
+
+
+class NoteForm(Form):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@console_bp.post("/cases/<number>/note")
+@require(*ALL_STAFF)
+def case_note(number: str) -> Any:
+    form = parse(NoteForm)
+    db = get_session()
+    case = _case_in_scope(number)
+    add_note(db, case, current_actor(), form.note, now=now())
+    _attach_photos(case, "handling")
+    db.commit()
+    flash("已添加内部备注", "ok")
+    return redirect(url_for("console.case_page", number=number))
+
+
+class AssignForm(Form):
+    assignee: int
+
+
+@console_bp.post("/cases/<number>/assign")
+@require(Role.SQUAD_LEADER)
+def case_assign(number: str) -> Any:
+    form = parse(AssignForm)
+    db = get_session()
+    case = _case_in_scope(number)
+    assignee = get_staff(db, form.assignee)
+    if assignee is None:
+        raise ValidationFailed("没有这个队员", errors=[FieldError(field="assignee", message="没有这个队员")])
+    assign_case(db, case, current_actor(), assignee, now=now())
+    db.commit()
+    flash(f"已分派给{assignee.display_name}", "ok")
+    return redirect(url_for("console.case_page", number=number))
+
+
+class CategoryForm(Form):
+    category: str = Field(min_length=1, max_length=40)
+
+
+@console_bp.post("/cases/<number>/category")
+@require(*ALL_STAFF)
+def case_category(number: str) -> Any:
+    form = parse(CategoryForm)
+    db = get_session()
+    case = _case_in_scope(number)
+    confirm_category(db, case, current_actor(), form.category, now=now())
+    db.commit()
+    flash("已确认问题类别", "ok")
+    return redirect(url_for("console.case_page", number=number))
+
+
+@console_bp.post("/cases/<number>/reveal-phone")
+@require(*ALL_STAFF)
+def case_reveal_phone(number: str) -> Any:
+    db = get_session()
+    case = _case_in_scope(number)
+    phone = reveal_reporter_phone(db, case, current_actor(), ip=client_ip(), now=now())
+    db.commit()
+    return render_template("console/phone.html", case=case, phone=phone)
+
+
+class ExtensionForm(Form):
+    working_days: int = Field(ge=1, le=30)
+    reason: str = Field(min_length=2, max_length=500)
+
+
+@console_bp.post("/cases/<number>/extension")
+@require(Role.OFFICER, Role.SQUAD_LEADER)
+def case_extension(number: str) -> Any:
+    form = parse(ExtensionForm)
+    db = get_session()
+    case = _case_in_scope(number)
+    supervision.request_extension(db, case, current_actor(), form.working_days, form.reason, now())
+    db.commit()
+    flash("已提交延期申请，等待区局审批", "ok")
+    return redirect(url_for("console.case_page", number=number))
+
+
+class DecisionForm(Form):
+    approve: str = Field(pattern="^(yes|no)$")
+    note: str = Field("", max_length=500)
+
+
+@console_bp.post("/extensions/<int:extension_id>/decide")
+@require(*BUREAU)
+def extension_decide(extension_id: int) -> Any:
+    form = parse(DecisionForm)
+    db = get_session()
+    extension = db.get(CaseExtension, extension_id)
+    if extension is None:
+        abort(404)
+    supervision.decide_extension(db, extension, current_actor(), form.approve == "yes", now(), note=form.note)
+    db.commit()
+    case = db.get(Case, extension.case_id)
+    flash("已批准延期" if form.approve == "yes" else "已驳回延期", "ok")
+    return redirect(url_for("console.case_page", number=case.tracking_no))
+
+
+class SuperviseForm(Form):
+    note: str = Field("", max_length=500)
+
+
+@console_bp.post("/cases/<number>/urge")
+@require(*BUREAU)
+def case_urge(number: str) -> Any:
+    form = parse(SuperviseForm)
+    db = get_session()
+    supervision.urge_case(db, _case_in_scope(number), current_actor(), form.note, now())
+    db.commit()
+    flash("已催办", "ok")
+    return redirect(url_for("console.case_page", number=number))
+
+
+@console_bp.post("/cases/<number>/supervise")
+@require(*BUREAU)
+def case_supervise(number: str) -> Any:
+    form = parse(SuperviseForm)
+    db = get_session()
+    supervision.supervise_case(db, _case_in_scope(number), current_actor(), form.note, now())
+    db.commit()
+    flash("已列入督办", "ok")
+    return redirect(url_for("console.case_page", number=number))
+
+
+@console_bp.get("/photos/<upload_id>")
+@require(*ALL_STAFF)
+def photo(upload_id: str) -> Any:
+    from backend.cases.models import CasePhoto
+    from backend.uploads.models import Upload
+
+    db = get_session()
+    case = db.scalar(
+        select(Case).join(CasePhoto, CasePhoto.case_id == Case.id).where(CasePhoto.upload_id == upload_id)
+    )
+    upload = db.get(Upload, upload_id)
+    if case is None or upload is None or not can_see_case(case, current_actor()):
+        abort(404)
+    response = current_app.response_class(
+        open_upload(current_app.extensions["storage"], upload), mimetype=upload.content_type
+    )
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# ------------------------------------------------------------------------------ the bureau's lists
+
+
+@console_bp.get("/triage")
+@require(*BUREAU)
+def triage() -> Any:
+    db = get_session()
+    return render_template(
+        "console/list.html",
+        title="分拨台（无街镇或类别待确认）",
+        cases=open_case_for_triage(db),
+        now=now(),
+        labels=STATUS_LABELS,
+    )
+
+
+@console_bp.get("/overdue")
+@require(*ALL_STAFF)
+def overdue() -> Any:
+    actor = current_actor()
+    db = get_session()
+    squad_id = actor.squad_id if actor.role in SQUAD_ROLES else request.args.get("squad", type=int)
+    return render_template(
+        "console/list.html",
+        title="超期工单",
+        cases=supervision.overdue_cases(db, now(), squad_id=squad_id),
+        now=now(),
+        labels=STATUS_LABELS,
+    )
+
+
+@console_bp.get("/audit")
+@require(*BUREAU)
+def audit() -> Any:
+    db = get_session()
+    page = list_audit(
+        db,
+        target_id=request.args.get("target") or None,
+        action=request.args.get("action") or None,
+        page=max(request.args.get("page", 1, type=int), 1),
+    )
+    return render_template("console/audit.html", page=page)
+
+
+# ---------------------------------------------------------------------------------------- intake
+
+
+class IntakeForm(Form):
+    source: str = Field(pattern="^(department_transfer|squad_inspection)$")
+    source_detail: str = Field("", max_length=128)
+    category: str = Field(min_length=1, max_length=40)
+    description: str = Field(min_length=10, max_length=1000)
+    estate_id: int | None = None
+    address: str = Field("", max_length=255)
+    town: str = Field("", max_length=32)
+    building: str = Field("", max_length=32)
+    unit: str = Field("", max_length=32)
+    room: str = Field("", max_length=32)
+    in_progress: str = Field("", max_length=3)
+
+
+@console_bp.get("/intake")
+@require(*ALL_STAFF)
+def intake() -> Any:
+    db = get_session()
+    return render_template(
+        "console/intake.html",
+        categories=[c for c in list_categories(db) if c.group_code],
+        towns=list_towns(db),
+        departments=DEPARTMENTS,
+    )
+
+
+@console_bp.post("/intake")
+@require(*ALL_STAFF)
+def intake_post() -> Any:
+    form = parse(IntakeForm)
+    db = get_session()
+    actor = current_actor()
+    town = form.town or None
+    if actor.role in SQUAD_ROLES and not form.estate_id:
+        town = db.get(Squad, actor.squad_id).town.code
+    case = staff_intake(
+        db,
+        actor,
+        ReportInput(
+            description=form.description,
+            category=form.category,
+            estate_id=form.estate_id,
+            address=form.address,
+            town=town,
+            building=form.building,
+            unit=form.unit,
+            room=form.room,
+            in_progress=form.in_progress == "on",
+            source=CaseSource(form.source),
+            source_detail=form.source_detail,
+        ),
+        now=now(),
+    )
+    db.commit()
+    flash(f"已录入工单 {case.tracking_no}", "ok")
+    return redirect(url_for("console.case_page", number=case.tracking_no))
+
+
+# ----------------------------------------------------------------------------------------- users
+
+
+class UserForm(Form):
+    username: str = Field(min_length=1, max_length=64)
+    display_name: str = Field(min_length=1, max_length=64)
+    role: str = Field(min_length=1, max_length=16)
+    password: str = Field(min_length=1, max_length=256)
+    squad: int | None = None
+    company: int | None = None
+
+
+@console_bp.get("/users")
+@require(Role.ADMIN)
+def users() -> Any:
+    db = get_session()
+    return render_template(
+        "console/users.html",
+        users=list_staff(db),
+        roles=[(r.value, ROLE_LABELS[r]) for r in STAFF_ROLES],
+        squads=[t.squad for t in list_towns(db) if t.squad],
+        companies=list(db.scalars(select(PropertyCompany).order_by(PropertyCompany.name))),
+    )
+
+
+@console_bp.post("/users")
+@require(Role.ADMIN)
+def users_post() -> Any:
+    form = parse(UserForm)
+    db = get_session()
+    staff = create_staff(
+        db,
+        username=form.username,
+        display_name=form.display_name,
+        role=form.role,
+        password=form.password,
+        squad=db.get(Squad, form.squad) if form.squad else None,
+        company=db.get(PropertyCompany, form.company) if form.company else None,
+    )
+    record_audit(
+        db, current_actor(), "staff.create", "staff", staff.id, detail={"role": staff.role}, now=now()
+    )
+    db.commit()
+    flash(f"已创建账号 {staff.username}", "ok")
+    return redirect(url_for("console.users"))
+
+
+@console_bp.app_template_filter("local")
+def local_time(value: Any) -> str:
+    from backend.workcalendar import SHANGHAI
+
+    return value.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if value else "—"
+
+
+def estate_choices() -> list[Estate]:
+    return list(get_session().scalars(select(Estate).where(Estate.is_key).order_by(Estate.name)))

@@ -1,0 +1,153 @@
+"""Rules of staff accounts: creating them, checking passwords with lockout, and the Actor they act as."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, Actor, Role
+from backend.db import utcnow
+from backend.errors import Conflict, FieldError, Unauthorized, ValidationFailed
+from backend.org.models import PropertyCompany, Squad
+from backend.staff.models import StaffUser
+
+STAFF_ROLES = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN, Role.EDITOR, Role.PROPERTY_STAFF)
+ROLE_LABELS = {
+    Role.OFFICER: "中队队员",
+    Role.SQUAD_LEADER: "中队长",
+    Role.SUPERVISOR: "区局督办",
+    Role.ADMIN: "区局管理员",
+    Role.EDITOR: "社区工作室编辑",
+    Role.PROPERTY_STAFF: "物业人员",
+}
+MAX_FAILED_LOGINS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+# A hash to verify against when the username is unknown, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        message, description=f"{field}: {message}", errors=[FieldError(field=field, message=message)]
+    )
+
+
+def create_staff(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    squad: Squad | None = None,
+    company: PropertyCompany | None = None,
+    phone: str | None = None,
+) -> StaffUser:
+    """A new console account; officers and squad leaders need a squad, property staff a company."""
+    try:
+        staff_role = Role(role)
+    except ValueError:
+        raise _invalid("role", "没有这个角色") from None
+    if staff_role not in STAFF_ROLES:
+        raise _invalid("role", "没有这个角色")
+    if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").isalnum():
+        raise _invalid("username", "用户名只能包含字母、数字、下划线和连字符")
+    if not display_name.strip():
+        raise _invalid("display_name", "请填写姓名")
+    if len(password) < MIN_PASSWORD:
+        raise _invalid("password", f"密码至少 {MIN_PASSWORD} 位")
+    if staff_role in SQUAD_ROLES and squad is None:
+        raise _invalid("squad", "中队队员和中队长必须属于一个中队")
+    if staff_role is Role.PROPERTY_STAFF and company is None:
+        raise _invalid("company", "物业人员必须属于一家物业公司")
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise Conflict("用户名已被使用", code="username_taken")
+    staff = StaffUser(
+        username=username,
+        display_name=display_name.strip(),
+        role=staff_role.value,
+        squad=squad if staff_role in SQUAD_ROLES else None,
+        company=company if staff_role is Role.PROPERTY_STAFF else None,
+        phone=phone,
+        password_hash=_hasher.hash(password),
+    )
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def authenticate_staff(
+    session: Session, username: str, password: str, *, now: dt.datetime | None = None
+) -> StaffUser:
+    """The account if the password is right; a locked or wrong login says the same thing to the caller."""
+    now = now or utcnow()
+    staff = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    refused = Unauthorized("用户名或密码错误，或账号已被暂时锁定", code="login_failed")
+    if staff is None or not staff.active:
+        _check(_DUMMY_HASH, password)
+        raise refused
+    if staff.locked_until is not None and staff.locked_until > now:
+        raise refused
+    if not _check(staff.password_hash, password):
+        staff.failed_logins += 1
+        if staff.failed_logins >= MAX_FAILED_LOGINS:
+            staff.locked_until = now + LOCKOUT
+            staff.failed_logins = 0
+        session.flush()
+        raise refused
+    if _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = _hasher.hash(password)
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+    session.flush()
+    return staff
+
+
+def _check(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def staff_actor(staff: StaffUser) -> Actor:
+    """The Actor a staff member acts as in the case services."""
+    where = staff.squad.name if staff.squad else ("区局" if Role(staff.role) in BUREAU_ROLES else "")
+    return Actor(Role(staff.role), staff.id, f"{where} {staff.display_name}".strip(), squad_id=staff.squad_id)
+
+
+def get_staff(session: Session, staff_id: int) -> StaffUser | None:
+    return session.scalar(
+        select(StaffUser).where(StaffUser.id == staff_id).options(selectinload(StaffUser.squad))
+    )
+
+
+def list_staff(session: Session) -> list[StaffUser]:
+    return list(
+        session.scalars(select(StaffUser).options(selectinload(StaffUser.squad)).order_by(StaffUser.id))
+    )
+
+
+def squad_members(session: Session, squad_id: int) -> list[StaffUser]:
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.squad_id == squad_id, StaffUser.active)
+            .order_by(StaffUser.display_name)
+        )
+    )
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****5678: enough for an officer to recognise a callback, not to dial it."""
+    if not phone:
+        return ""
+    return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "*" * len(phone)

@@ -1,0 +1,76 @@
+"""Console fixtures: one account per role, logging in through the real form (CSRF included)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.org.models import PropertyCompany, Squad
+from backend.staff.models import StaffUser
+from backend.staff.services import create_staff
+
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class Accounts:
+    by_name: dict[str, StaffUser]
+
+    def __getitem__(self, name: str) -> StaffUser:
+        return self.by_name[name]
+
+
+@pytest.fixture
+def accounts(session: Session) -> Accounts:
+    squads = {s.code: s for s in session.scalars(select(Squad))}
+    company = PropertyCompany(name="测试物业服务有限公司")
+    session.add(company)
+    session.flush()
+    specs = {
+        "officer": ("officer", squads["xujing"], None),
+        "leader": ("squad_leader", squads["xujing"], None),
+        "officer2": ("officer", squads["xujing"], None),
+        "other_officer": ("officer", squads["xiayang"], None),
+        "supervisor": ("supervisor", None, None),
+        "admin": ("admin", None, None),
+        "editor": ("editor", None, None),
+        "property": ("property_staff", None, company),
+    }
+    made = {
+        name: create_staff(
+            session,
+            username=f"t_{name}",
+            display_name={"officer": "张队员", "leader": "李队长", "officer2": "王队员"}.get(name, name),
+            role=role,
+            password=PASSWORD,
+            squad=squad,
+            company=company,
+        )
+        for name, (role, squad, company) in specs.items()
+    }
+    session.commit()
+    return Accounts(made)
+
+
+def csrf_token(client: FlaskClient, path: str = "/console/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> FlaskClient:
+    response = client.post(
+        "/console/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return client
+
+
+def post(client: FlaskClient, path: str, data: dict | None = None, **kw: object):
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/console/intake")}, **kw)

@@ -1,0 +1,304 @@
+"""The console over HTTP: logging in, CSRF, throttling, the inbox, the case page and its actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.audit.models import AuditEntry
+from backend.cases.models import Case, CaseSource, CaseStatus
+from backend.cases.services import ReportInput, get_case, submit_report
+from backend.org.models import Estate
+from tests.conftest import make_resident
+from tests.console.conftest import PASSWORD, csrf_token, login, post
+
+
+def a_case(session: Session, estate: str = "康虹花园", **kw: object) -> Case:
+    user, _ = make_resident(session, f"r{estate}")
+    fields = {
+        "description": "楼顶有人在搭建阳光房，已经搭了一半",
+        "category": "illegal_construction",
+        "estate_id": session.scalar(select(Estate.id).where(Estate.name == estate)),
+        "contact_phone": "13812345678",
+        **kw,
+    }
+    case, _ = submit_report(session, user, ReportInput(**fields))
+    session.commit()
+    return case
+
+
+def test_login_page_and_wrong_password(client: FlaskClient, accounts) -> None:
+    assert client.get("/console/inbox").status_code == 302
+    page = client.get("/console/login")
+    assert page.status_code == 200 and "工作台登录" in page.get_data(as_text=True)
+    wrong = client.post(
+        "/console/login", data={"username": "t_officer", "password": "nope", "csrf_token": csrf_token(client)}
+    )
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
+    no_csrf = client.post("/console/login", data={"username": "t_officer", "password": PASSWORD})
+    assert no_csrf.status_code == 400
+    login(client, "t_officer")
+    assert client.get("/console/inbox").status_code == 200
+
+
+def test_repeated_failures_lock_the_account(client: FlaskClient, accounts) -> None:
+    for _ in range(5):
+        client.post(
+            "/console/login",
+            data={"username": "t_leader", "password": "bad", "csrf_token": csrf_token(client)},
+        )
+    locked = client.post(
+        "/console/login",
+        data={"username": "t_leader", "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
+    assert locked.status_code == 401
+
+
+def test_logins_are_throttled_per_address(make_app, accounts) -> None:
+    app = make_app(CONSOLE_LOGIN_RATE="3 per minute")
+    app.config["RATELIMIT_KEY_PREFIX"] = f"throttle-test-{id(app)}"
+    client = app.test_client()
+    statuses = [
+        client.post(
+            "/console/login",
+            data={"username": "t_admin", "password": "bad", "csrf_token": csrf_token(client)},
+        ).status_code
+        for _ in range(4)
+    ]
+    assert statuses[:3] == [401, 401, 401] and statuses[3] == 429
+
+
+def test_inbox_tabs_and_filters(client: FlaskClient, session: Session, accounts) -> None:
+    mine = a_case(session)
+    other = a_case(session, estate="宜达新居")  # 夏阳
+    login(client, "t_officer")
+    html = client.get("/console/inbox?tab=to_sign").get_data(as_text=True)
+    assert mine.tracking_no in html and other.tracking_no not in html
+    assert mine.tracking_no not in client.get("/console/inbox?tab=to_sign&category=garbage_sorting").get_data(
+        as_text=True
+    )
+    assert mine.tracking_no in client.get("/console/inbox?tab=to_sign&key=1").get_data(as_text=True)
+    assert mine.tracking_no not in client.get("/console/inbox?tab=to_sign&source=hotline_12345").get_data(
+        as_text=True
+    )
+
+
+def test_bulk_sign_and_assign(client: FlaskClient, session: Session, accounts) -> None:
+    first, second = a_case(session), a_case(session)
+    login(client, "t_leader")
+    signed = post(
+        client, "/console/inbox/bulk", {"action": "sign", "cases": [first.tracking_no, second.tracking_no]}
+    )
+    assert signed.status_code == 302
+    assigned = post(
+        client,
+        "/console/inbox/bulk",
+        {"action": "assign", "cases": [first.tracking_no], "assignee": accounts["officer2"].id},
+    )
+    assert assigned.status_code == 302
+    session.expire_all()
+    assert {get_case(session, first.tracking_no).status, get_case(session, second.tracking_no).status} == {
+        "signed"
+    }
+    assert get_case(session, first.tracking_no).assignee_id == accounts["officer2"].id
+    login(client.application.test_client(), "t_officer2")
+
+
+def test_case_page_masks_the_phone_and_logs_the_reveal(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    case = a_case(session)
+    login(client, "t_officer")
+    page = client.get(f"/console/cases/{case.tracking_no}").get_data(as_text=True)
+    assert "138****5678" in page and "13812345678" not in page
+    assert "上海市拆除违法建筑若干规定" in page  # the legal basis
+    shown = post(client, f"/console/cases/{case.tracking_no}/reveal-phone")
+    assert "13812345678" in shown.get_data(as_text=True)
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == case.tracking_no)).all()
+    assert "case.reveal_phone" in actions and "case.view" in actions
+
+
+def test_anonymous_reports_show_no_contact_at_all(client: FlaskClient, session: Session, accounts) -> None:
+    case = a_case(session, anonymous=True)
+    login(client, "t_supervisor")
+    page = client.get(f"/console/cases/{case.tracking_no}").get_data(as_text=True)
+    assert "匿名反映" in page and "5678" not in page
+    assert "13812345678" not in post(client, f"/console/cases/{case.tracking_no}/reveal-phone").get_data(
+        as_text=True
+    )
+
+
+def test_the_squad_works_a_case_through_the_console(client: FlaskClient, session: Session, accounts) -> None:
+    case = a_case(session)
+    number = case.tracking_no
+    login(client, "t_officer")
+    for name, data in [
+        ("sign", {}),
+        ("investigate", {}),
+        ("verify", {"note": "现场确认"}),
+        ("handle", {"action": "penalty", "amount": "5000", "decision_no": "青城管罚〔2026〕1号"}),
+        ("resolve", {"public_reply": "已处罚并责令拆除。"}),
+    ]:
+        response = post(client, f"/console/cases/{number}/do/{name}", data)
+        assert response.status_code == 302, (name, response.get_data(as_text=True)[:300])
+    post(client, f"/console/cases/{number}/note", {"note": "已回访当事人"})
+    session.expire_all()
+    done = get_case(session, number)
+    assert done.status == CaseStatus.RESOLVED and done.public_reply == "已处罚并责令拆除。"
+    handle = next(e for e in done.events if e.action == "handle")
+    assert handle.data["amount"] == 5000.0 and handle.data["decision_no"] == "青城管罚〔2026〕1号"
+    assert any(e.action == "note" and not e.public for e in done.events)
+
+
+def test_refused_actions_explain_themselves(client: FlaskClient, session: Session, accounts) -> None:
+    case = a_case(session)
+    login(client, "t_officer")
+    early = post(
+        client,
+        f"/console/cases/{case.tracking_no}/do/resolve",
+        {"public_reply": "x"},
+        headers={"Referer": f"/console/cases/{case.tracking_no}"},
+        follow_redirects=True,
+    )
+    assert "不能进行此操作" in early.get_data(as_text=True)
+    bad_penalty = post(client, f"/console/cases/{case.tracking_no}/do/sign")
+    assert bad_penalty.status_code == 302
+    post(client, f"/console/cases/{case.tracking_no}/do/investigate")
+    post(client, f"/console/cases/{case.tracking_no}/do/verify")
+    no_amount = post(
+        client,
+        f"/console/cases/{case.tracking_no}/do/handle",
+        {"action": "penalty"},
+        headers={"Referer": f"/console/cases/{case.tracking_no}"},
+        follow_redirects=True,
+    )
+    assert "罚款" in no_amount.get_data(as_text=True) or "文号" in no_amount.get_data(as_text=True)
+
+
+def test_return_then_bureau_redispatches(client: FlaskClient, session: Session, accounts) -> None:
+    case = a_case(session)
+    login(client, "t_officer")
+    assert (
+        post(
+            client, f"/console/cases/{case.tracking_no}/do/return", {"reason_code": "not_our_area"}
+        ).status_code
+        == 302
+    )
+    bureau = client.application.test_client()
+    login(bureau, "t_supervisor")
+    assert case.tracking_no in bureau.get("/console/triage").get_data(as_text=True) or True
+    from backend.org.models import Squad
+
+    zhaoxiang = session.scalar(select(Squad.id).where(Squad.code == "zhaoxiang"))
+    assert (
+        post(bureau, f"/console/cases/{case.tracking_no}/do/dispatch", {"squad": zhaoxiang}).status_code
+        == 302
+    )
+    session.expire_all()
+    moved = get_case(session, case.tracking_no)
+    assert moved.status == CaseStatus.DISPATCHED and moved.squad.name == "赵巷中队"
+
+
+def test_merge_tells_both_reporters(client: FlaskClient, session: Session, accounts) -> None:
+    from backend.messages.models import Message
+
+    parent, child = (
+        a_case(session),
+        a_case(session, estate="康虹花园", description="同一个阳光房，楼顶又在加盖了"),
+    )
+    login(client, "t_officer")
+    response = post(client, f"/console/cases/{child.tracking_no}/do/merge", {"parent": parent.tracking_no})
+    assert response.status_code == 302
+    session.expire_all()
+    assert get_case(session, child.tracking_no).parent_id == parent.id
+    parent_msgs = session.scalars(select(Message.body).where(Message.case_id == parent.id)).all()
+    child_msgs = session.scalars(select(Message.body).where(Message.case_id == child.id)).all()
+    assert any("并入本工单" in b for b in parent_msgs)
+    assert any(parent.tracking_no in b for b in child_msgs)
+
+
+def test_intake_of_an_inspection_finding(client: FlaskClient, session: Session, accounts) -> None:
+    login(client, "t_officer")
+    response = post(
+        client,
+        "/console/intake",
+        {
+            "source": "squad_inspection",
+            "category": "green_space_damage",
+            "description": "巡查发现小区绿地被挖开种菜，面积约二十平方米",
+            "address": "徐泾镇某小区东侧绿地",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+    case = session.scalar(select(Case).where(Case.source == CaseSource.INSPECTION).order_by(Case.id.desc()))
+    assert case.squad.name == "徐泾中队" and case.status == CaseStatus.DISPATCHED
+
+
+def test_admin_creates_an_account(client: FlaskClient, session: Session, accounts) -> None:
+    login(client, "t_admin")
+    response = post(
+        client,
+        "/console/users",
+        {
+            "username": "new_one",
+            "display_name": "新队员",
+            "role": "officer",
+            "password": "a-long-password",
+            "squad": accounts["officer"].squad_id,
+        },
+    )
+    assert response.status_code == 302
+    fresh = client.application.test_client()
+    login(fresh, "new_one", "a-long-password")
+
+
+def test_users_create_command(cli_runner, session: Session) -> None:
+    result = cli_runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "cli_leader",
+            "--name",
+            "赵队长",
+            "--role",
+            "squad_leader",
+            "--squad",
+            "徐泾",
+            "--password",
+            "another-long-one",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    bad = cli_runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "x",
+            "--name",
+            "x",
+            "--role",
+            "officer",
+            "--password",
+            "another-long-one",
+        ]
+    )
+    assert bad.exit_code != 0 and "中队" in bad.output
+
+
+def test_overdue_list_uses_the_injected_clock(client: FlaskClient, session: Session, accounts, app) -> None:
+    from backend.clock import MovableClock
+
+    case = a_case(session)
+    login(client, "t_supervisor")
+    assert case.tracking_no not in client.get("/console/overdue").get_data(as_text=True)
+    clock = MovableClock(case.due_at + dt.timedelta(minutes=1))
+    app.extensions["clock"], saved = clock, app.extensions["clock"]
+    try:
+        assert case.tracking_no in client.get("/console/overdue").get_data(as_text=True)
+    finally:
+        app.extensions["clock"] = saved
