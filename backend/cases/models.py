@@ -42,6 +42,17 @@ class CaseSource(enum.StrEnum):
     DETECTION = "detection"
 
 
+SOURCE_LABELS = {
+    CaseSource.MINI_PROGRAM: "小程序",
+    CaseSource.BOT: "智能客服",
+    CaseSource.HOTLINE: "12345热线",
+    CaseSource.PROPERTY: "物业上报",
+    CaseSource.TRANSFER: "部门移送",
+    CaseSource.INSPECTION: "队员巡查",
+    CaseSource.DETECTION: "智能发现",
+}
+
+
 class Priority(enum.IntEnum):
     NORMAL = 0
     HIGH = 1  # a key estate

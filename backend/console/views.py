@@ -655,6 +655,13 @@ def users_post() -> Any:
     return redirect(url_for("console.users"))
 
 
+@console_bp.app_template_filter("source")
+def source_label(value: str) -> str:
+    from backend.cases.models import SOURCE_LABELS
+
+    return SOURCE_LABELS.get(CaseSource(value), value) if value in CaseSource._value2member_map_ else value
+
+
 @console_bp.app_template_filter("local")
 def local_time(value: Any) -> str:
     from backend.workcalendar import SHANGHAI

@@ -17,6 +17,17 @@ from backend.staff.services import create_staff
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> None:
+    """Argon2 with its production cost makes hundreds of test logins slow; the algorithm stays the same."""
+    from argon2 import PasswordHasher
+
+    import backend.staff.services as staff_services
+
+    staff_services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    staff_services._DUMMY_HASH = staff_services._hasher.hash("not-a-real-password")
+
+
 @dataclass
 class Accounts:
     by_name: dict[str, StaffUser]

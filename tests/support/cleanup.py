@@ -5,18 +5,22 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, or_, select
 
 from backend.accounts.models import AuthToken, User
-from backend.cases.models import Case, CaseEvent, CasePhoto, CaseSupporter
+from backend.cases.models import Case, CaseEvent, CaseExtension, CasePhoto, CaseSupporter
 from backend.messages.models import Message, Notification, SubscriptionCredit
+from backend.staff.models import StaffNotice, StaffUser
 from backend.uploads.models import Upload
 
 
-def purge_users(engine: Engine, user_ids: list[int]) -> None:
-    """Delete the users and everything that hangs off them, children first (no reliance on cascades)."""
-    if not user_ids:
+def purge_users(engine: Engine, user_ids: list[int], staff_ids: list[int] | None = None) -> None:
+    """Delete the users (and staff) and everything that hangs off them, children first (no reliance on cascades)."""
+    staff_ids = staff_ids or []
+    if not user_ids and not staff_ids:
         return
     with engine.begin() as conn:
         case_ids = list(conn.scalars(select(Case.id).where(Case.reporter_id.in_(user_ids))))
         for table, condition in (
+            (StaffNotice, StaffNotice.case_id.in_(case_ids)),
+            (CaseExtension, CaseExtension.case_id.in_(case_ids)),
             (Notification, or_(Notification.user_id.in_(user_ids), Notification.case_id.in_(case_ids))),
             (Message, or_(Message.user_id.in_(user_ids), Message.case_id.in_(case_ids))),
             (SubscriptionCredit, SubscriptionCredit.user_id.in_(user_ids)),
@@ -27,5 +31,6 @@ def purge_users(engine: Engine, user_ids: list[int]) -> None:
             (Upload, Upload.owner_id.in_(user_ids)),
             (AuthToken, AuthToken.user_id.in_(user_ids)),
             (User, User.id.in_(user_ids)),
+            (StaffUser, StaffUser.id.in_(staff_ids)),
         ):
             conn.execute(delete(table).where(condition))

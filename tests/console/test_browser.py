@@ -1,0 +1,196 @@
+"""The console in a real headless Chromium (Debian's), driven by Playwright against a live server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from backend import create_app
+from backend.accounts.models import User
+from backend.cases.models import Case
+from backend.cases.services import ReportInput, submit_report
+from backend.clock import MovableClock
+from backend.org.models import Estate
+from backend.staff.services import create_staff
+from tests.conftest import services_required
+from tests.support.cleanup import purge_users
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+PASSWORD = "browser-test-password"
+
+
+@dataclass
+class LiveConsole:
+    url: str
+    clock: MovableClock
+    officer: str
+    supervisor: str
+    first: str  # a case for the officer to work
+    second: str  # a case that will go overdue
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    if not os.path.exists(CHROMIUM):
+        if services_required():
+            pytest.fail(f"Chromium is required in CI and was not found at {CHROMIUM}")
+        pytest.skip("Chromium is not installed (apt-get install chromium); CI runs these tests")
+    return CHROMIUM
+
+
+@pytest.fixture
+def live_console(app, database_url: str, tmp_path) -> Iterator[LiveConsole]:
+    """A real server on 127.0.0.1 over the suite's database, with committed data removed afterwards."""
+    live = create_app(
+        {
+            "APP_ENV": "testing",
+            "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path),
+            "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
+            "CONSOLE_LOGIN_RATE": "10000 per minute",
+        }
+    )
+    clock = MovableClock(dt.datetime.now(dt.UTC))
+    live.extensions["clock"] = clock
+    engine = live.extensions["db"].engine
+    tag = uuid.uuid4().hex[:6]
+    with Session(engine, info=app.extensions["db"].info) as session:
+        from sqlalchemy import select
+
+        estate = session.scalar(select(Estate).where(Estate.name == "康虹花园"))
+        officer = create_staff(
+            session,
+            username=f"b_officer_{tag}",
+            display_name="浏览器队员",
+            role="officer",
+            password=PASSWORD,
+            squad=estate.town.squad,
+        )
+        supervisor = create_staff(
+            session,
+            username=f"b_super_{tag}",
+            display_name="浏览器督办",
+            role="supervisor",
+            password=PASSWORD,
+        )
+        resident = User(openid=f"browser-{tag}", nickname="居民")
+        session.add(resident)
+        session.flush()
+        cases: list[Case] = []
+        for text in ("楼顶有人在搭建阳光房，已经搭了一半", "小区绿地被人围起来种菜了"):
+            case, _ = submit_report(
+                session,
+                resident,
+                ReportInput(
+                    description=text,
+                    estate_id=estate.id,
+                    contact_phone="13912345678",
+                    category="illegal_construction" if "阳光房" in text else "green_space_damage",
+                ),
+                now=clock.now(),
+            )
+            cases.append(case)
+        session.commit()
+        ids = (resident.id, [officer.id, supervisor.id])
+        info = LiveConsole(
+            "", clock, officer.username, supervisor.username, cases[0].tracking_no, cases[1].tracking_no
+        )
+        second_due = cases[1].due_at
+    server = make_server("127.0.0.1", 0, live, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    info.url = f"http://127.0.0.1:{server.server_port}"
+    info.second_due = second_due  # type: ignore[attr-defined]
+    try:
+        yield info
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        purge_users(engine, [ids[0]], ids[1])
+        engine.dispose()
+
+
+@pytest.fixture
+def browser(chromium_path: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def log_in(page, live: LiveConsole, username: str) -> None:
+    page.goto(f"{live.url}/console/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/console/inbox")
+
+
+def act(page, name: str, label: str, fill: dict[str, str] | None = None) -> None:
+    form = page.locator(f'form[data-action="{name}"]')
+    if not form.is_visible():
+        page.locator("summary", has_text=label).first.click()
+    for field, value in (fill or {}).items():
+        form.locator(f'[name="{field}"]').fill(value)
+    form.get_by_role("button", name=label).click()
+    page.wait_for_load_state()
+    assert page.locator(".flash.ok").first.inner_text().startswith("已完成"), page.content()[:500]
+
+
+def test_an_officer_signs_notes_and_resolves_a_case(browser, live_console: LiveConsole, tmp_path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # an officer's phone
+    log_in(page, live_console, live_console.officer)
+    row = page.locator(f'tr[data-case="{live_console.first}"]')
+    assert row.is_visible()
+    row.get_by_role("link", name=live_console.first).click()
+    assert "139****5678" in page.content() and "13912345678" not in page.content()
+    act(page, "sign", "已签收")
+    assert page.get_by_test_id("status").inner_text() == "已签收"
+    page.get_by_label("内部备注", exact=True).fill("现场已拍照，当事人承诺三日内自行拆除")
+    page.get_by_role("button", name="添加备注").click()
+    page.wait_for_load_state()
+    assert "现场已拍照" in page.locator(".timeline").inner_text()
+    act(page, "investigate", "核查中")
+    act(page, "verify", "经核查，反映情况属实")
+    act(page, "resolve", "已办结", {"public_reply": "违法搭建的阳光房已拆除，现场恢复原状。"})
+    assert page.get_by_test_id("status").inner_text() == "已办结"
+    assert "违法搭建的阳光房已拆除" in page.content()
+    page.screenshot(path=str(tmp_path / "case-on-phone.png"), full_page=True)
+
+
+def test_a_supervisor_finds_a_case_on_the_overdue_list_once_the_clock_passes_its_due_time(
+    browser, live_console: LiveConsole
+) -> None:
+    page = browser.new_page()
+    log_in(page, live_console, live_console.supervisor)
+    page.get_by_role("link", name="超期", exact=True).click()
+    assert live_console.second not in page.content()
+    live_console.clock.set(live_console.second_due + dt.timedelta(minutes=5))  # type: ignore[attr-defined]
+    page.reload()
+    row = page.locator(f'tr[data-case="{live_console.second}"]')
+    assert row.is_visible()
+    assert "已超期" in row.inner_text()
