@@ -54,7 +54,9 @@ from backend.staff.services import (
     authenticate_staff,
     create_staff,
     get_staff,
+    list_notices,
     list_staff,
+    mark_notices_read,
     mask_phone,
     squad_members,
 )
@@ -184,6 +186,17 @@ def inbox() -> Any:
         page=max(args.get("page", 1, type=int), 1),
     )
     members = squad_members(db, actor.squad_id) if actor.role is Role.SQUAD_LEADER and actor.squad_id else []
+    if actor.role in SQUAD_ROLES:
+        estates = list(
+            db.scalars(
+                select(Estate)
+                .join(Squad, Squad.town_id == Estate.town_id)
+                .where(Squad.id == actor.squad_id)
+                .order_by(Estate.name)
+            )
+        )
+    else:
+        estates = estate_choices()
     return render_template(
         "console/inbox.html",
         page=page,
@@ -193,9 +206,25 @@ def inbox() -> Any:
         sources=[s.value for s in CaseSource],
         squads=[t.squad for t in list_towns(db) if t.squad] if actor.role in BUREAU_ROLES else [],
         members=members,
+        estates=estates,
+        notices=list_notices(db, actor),
         now=now(),
         labels=STATUS_LABELS,
     )
+
+
+class NoticesForm(Form):
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+@console_bp.post("/notices/read")
+@require(*ALL_STAFF)
+def notices_read() -> Any:
+    form = parse(NoticesForm)
+    db = get_session()
+    mark_notices_read(db, current_actor(), form.ids, now=now())
+    db.commit()
+    return redirect(url_for("console.inbox"))
 
 
 class BulkForm(Form):

@@ -13,7 +13,7 @@ from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, Actor, Role
 from backend.db import utcnow
 from backend.errors import Conflict, FieldError, Unauthorized, ValidationFailed
 from backend.org.models import PropertyCompany, Squad
-from backend.staff.models import StaffUser
+from backend.staff.models import StaffNotice, StaffUser
 
 STAFF_ROLES = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN, Role.EDITOR, Role.PROPERTY_STAFF)
 ROLE_LABELS = {
@@ -151,3 +151,30 @@ def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""
     return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
+
+
+def list_notices(session: Session, actor: Actor, *, limit: int = 20) -> list[StaffNotice]:
+    """Unread notices for the actor's squad (officers and leaders) or for the bureau, newest first."""
+    query = select(StaffNotice).where(StaffNotice.read_at.is_(None))
+    if actor.role in SQUAD_ROLES:
+        query = query.where(StaffNotice.squad_id == actor.squad_id)
+    elif actor.role in BUREAU_ROLES:
+        query = query.where(StaffNotice.for_bureau.is_(True))
+    else:
+        return []
+    return list(session.scalars(query.order_by(StaffNotice.id.desc()).limit(limit)))
+
+
+def mark_notices_read(
+    session: Session, actor: Actor, ids: list[int], *, now: dt.datetime | None = None
+) -> int:
+    """Mark notices read; only those addressed to the actor's squad or, for the bureau, to the bureau."""
+    notices = {n.id: n for n in list_notices(session, actor, limit=1000)}
+    changed = 0
+    for notice_id in ids:
+        notice = notices.get(notice_id)
+        if notice is not None:
+            notice.read_at = now or utcnow()
+            changed += 1
+    session.flush()
+    return changed

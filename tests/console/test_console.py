@@ -302,3 +302,43 @@ def test_overdue_list_uses_the_injected_clock(client: FlaskClient, session: Sess
         assert case.tracking_no in client.get("/console/overdue").get_data(as_text=True)
     finally:
         app.extensions["clock"] = saved
+
+
+def test_the_sweep_tells_the_squad_and_escalates_to_the_bureau(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    from backend.cases.supervision import sweep_deadlines
+
+    case = a_case(session)
+    sweep_deadlines(
+        session,
+        case.due_at + dt.timedelta(hours=30),
+        due_soon=dt.timedelta(hours=4),
+        escalate_after=dt.timedelta(hours=24),
+    )
+    session.commit()
+    login(client, "t_leader")
+    inbox = client.get("/console/inbox").get_data(as_text=True)
+    assert 'data-notice="overdue"' in inbox and f"工单 {case.tracking_no}" in inbox
+    bureau = client.application.test_client()
+    login(bureau, "t_supervisor")
+    assert 'data-notice="escalated"' in bureau.get("/console/inbox").get_data(as_text=True)
+    other = client.application.test_client()
+    login(other, "t_other_officer")
+    assert "data-notice" not in other.get("/console/inbox").get_data(as_text=True)
+    ids = [n for n in __import__("re").findall(r'name="ids" value="(\d+)"', inbox)]
+    assert post(client, "/console/notices/read", {"ids": ids}).status_code == 302
+    assert "提醒" not in client.get("/console/inbox").get_data(as_text=True)
+
+
+def test_inbox_filters_by_estate(client: FlaskClient, session: Session, accounts) -> None:
+    kanghong = a_case(session)
+    login(client, "t_officer")
+    estate_id = kanghong.estate_id
+    assert kanghong.tracking_no in client.get(f"/console/inbox?tab=all&estate={estate_id}").get_data(
+        as_text=True
+    )
+    other_estate = session.scalar(select(Estate.id).where(Estate.name == "徐泾北城招商悦庭"))
+    assert kanghong.tracking_no not in client.get(f"/console/inbox?tab=all&estate={other_estate}").get_data(
+        as_text=True
+    )
