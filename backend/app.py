@@ -60,7 +60,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
             base_url=config.WECHAT_API_BASE_URL,
             redis=job_queue.redis,
         )
+    from backend.chat.store import ConversationStore
     from backend.uploads.storage import LocalStorage
+
+    app.extensions["chat_store"] = ConversationStore(job_queue.redis, config.CHAT_TTL_SECONDS)
 
     app.extensions["storage"] = LocalStorage(config.upload_dir)
 
@@ -79,7 +82,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     if config.embedded and not config.wechat_configured:
         app.register_api(dev_api)  # the development login exists only on the embedded defaults
     from backend import console
+    from backend.wechat.callback import wechat_bp
 
+    app.register_blueprint(wechat_bp)
     console.init_app(app)
     cli.init_app(app)
     return app

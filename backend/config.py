@@ -44,6 +44,12 @@ class Config:
     WECHAT_API_BASE_URL: str = _setting(
         "https://api.weixin.qq.com/", "base URL of WeChat's HTTP API (a local stand-in in tests)"
     )
+    WECHAT_TOKEN: str = _setting("", "the Token of WeChat's message push (/wechat/callback)")
+    WECHAT_ENCODING_AES_KEY: str = _setting("", "the EncodingAESKey of WeChat's message push (safe mode)")
+    CHAT_TTL_SECONDS: int = _setting(1800, "seconds a bot conversation is kept after its last message")
+    BOT_GAZETTEER: str = _setting(
+        "", "estate CSV for the bot's place finder; empty writes one from the database at first use"
+    )
     WECHAT_TEMPLATE_CASE_STATUS: str = _setting(
         "", "subscribe-message template id for case status changes; empty sends none"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -243,3 +244,35 @@ def _assign(obj: object, **values: object) -> int:
             setattr(obj, key, value)
             changed += 1
     return changed
+
+
+def find_estate(session: Session, name: str, town_text: str | None = None) -> Estate | None:
+    """The estate called `name` (or with that alias), in the given town when one is named; None when there is
+    no such estate or the name is ambiguous across towns."""
+    town = find_town(session, town_text) if town_text else None
+    query = select(Estate).outerjoin(EstateAlias).where(or_(Estate.name == name, EstateAlias.alias == name))
+    if town is not None:
+        query = query.where(Estate.town_id == town.id)
+    found = list(dict.fromkeys(session.scalars(query)))
+    exact = [e for e in found if e.name == name]
+    if len(exact) == 1:
+        return exact[0]
+    return found[0] if len(found) == 1 else None
+
+
+def write_gazetteer(session: Session, path: Path) -> int:
+    """Write every estate in the estate-import CSV format (with aliases), for the bot's place finder."""
+    import csv
+
+    rows = session.scalars(select(Estate).options(selectinload(Estate.aliases), selectinload(Estate.town)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["estate", "street_or_town", "address", "aliases"])
+        for estate in rows:
+            writer.writerow(
+                [estate.name, estate.town.name, estate.address, "|".join(a.alias for a in estate.aliases)]
+            )
+            count += 1
+    return count

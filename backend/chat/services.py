@@ -1,0 +1,118 @@
+"""The bot's backend: keep the conversation, file the report it collected, answer progress for the user's cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import User
+from backend.cases.models import CaseSource, CaseStatus
+from backend.cases.services import ReportInput, get_case_for_resident, list_resident_cases, submit_report
+from backend.cases.workflow import STATUS_LABELS
+from backend.chat.store import ConversationStore
+from backend.errors import AppError
+from backend.org.services import find_estate
+from bot.dialogue import Reply, respond
+
+
+@dataclass
+class ChatReply:
+    text: str
+    quick_replies: list[str] = field(default_factory=list)
+    tracking_no: str | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def load_nlu(content_dir: Path, gazetteer: Path | None = None) -> Any:
+    """The bot, built once per process (before gunicorn forks its workers, with --preload)."""
+    from bot import Bot
+
+    return Bot.load(content_dir, gazetteer=gazetteer)
+
+
+def converse(
+    session: Session,
+    nlu: Any,
+    store: ConversationStore,
+    user: User,
+    conversation: str,
+    text: str,
+    *,
+    photos: list[str] | None = None,
+    daily_limit: int | None = None,
+    now: dt.datetime | None = None,
+) -> ChatReply:
+    """One turn of `user`'s conversation `conversation`: the dialogue decides, this does what it asks."""
+    key = f"{user.id}:{conversation}"
+    state = store.load(key)
+    reply = respond(nlu, state, text, photos=photos)
+    store.save(key, state)
+    if reply.action == "file_report" and reply.report is not None:
+        return _file(session, user, conversation, reply.report, daily_limit=daily_limit, now=now)
+    if reply.action == "progress":
+        return _progress(session, user, reply)
+    return ChatReply(reply.text, reply.quick_replies)
+
+
+def _file(
+    session: Session,
+    user: User,
+    conversation: str,
+    report: dict[str, Any],
+    *,
+    daily_limit: int | None,
+    now: dt.datetime | None,
+) -> ChatReply:
+    description = str(report.get("description", ""))[:1000]
+    estate = find_estate(session, report["estate"], report.get("street")) if report.get("estate") else None
+    category = report.get("category")
+    data = ReportInput(
+        description=description,
+        category=category if category and category != "out_of_scope" else None,
+        estate_id=estate.id if estate else None,
+        address="" if estate else str(report.get("address") or report.get("estate") or ""),
+        town=None if estate else report.get("street"),
+        building=str(report.get("building") or "")[:32],
+        unit=str(report.get("unit") or "")[:32],
+        room=str(report.get("room") or "")[:32],
+        photo_ids=list(report.get("photos") or []),
+        anonymous=bool(report.get("anonymous")),
+        client_request_id="bot-" + hashlib.sha256(f"{conversation}|{description}".encode()).hexdigest()[:40],
+        source=CaseSource.BOT,
+    )
+    try:
+        case, _created = submit_report(session, user, data, daily_limit=daily_limit, now=now)
+    except AppError as exc:
+        return ChatReply(f"提交没有成功：{exc.message}", ["我要反映问题"])
+    squad = f"，已派至{case.squad.name}" if case.squad else "，区局将尽快分派"
+    return ChatReply(
+        f"已提交，工单号 {case.tracking_no}{squad}。可以随时问我办理进度。",
+        ["查询办理进度"],
+        tracking_no=case.tracking_no,
+    )
+
+
+def _progress(session: Session, user: User, reply: Reply) -> ChatReply:
+    if reply.tracking_no:
+        try:
+            case = get_case_for_resident(session, reply.tracking_no, user)
+        except AppError:
+            return ChatReply(f"没有找到您反映的工单 {reply.tracking_no}，请核对工单号。")
+        cases = [case]
+    else:
+        cases = list_resident_cases(session, user, page=1, per_page=3).items
+    if not cases:
+        return ChatReply("您还没有反映过问题。需要反映的话，直接告诉我发现了什么。", ["我要反映问题"])
+    lines = []
+    for case in cases:
+        label = STATUS_LABELS[CaseStatus(case.status)]
+        where = f"（{case.squad.name}）" if case.squad else ""
+        reply_text = f"，答复：{case.public_reply}" if case.public_reply else ""
+        lines.append(f"工单 {case.tracking_no}：{label}{where}{reply_text}")
+    return ChatReply("\n".join(lines))

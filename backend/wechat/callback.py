@@ -1,0 +1,84 @@
+"""WeChat's message push (/wechat/callback): the echo check, signatures, safe-mode AES, and a quick "success"."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, abort, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from backend.queue import PendingJob
+
+log = logging.getLogger(__name__)
+wechat_bp = Blueprint("wechat", __name__, url_prefix="/wechat")
+MAX_CLOCK_SKEW = 300  # seconds; older pushes are replays
+
+
+def _config():  # noqa: ANN202
+    config = current_app.config["QINGPU"]
+    if not (config.WECHAT_TOKEN and config.WECHAT_ENCODING_AES_KEY and config.WECHAT_APP_ID):
+        abort(404)
+    return config
+
+
+def _fresh(timestamp: str) -> bool:
+    try:
+        return abs(time.time() - int(timestamp)) <= MAX_CLOCK_SKEW
+    except ValueError:
+        return False
+
+
+@wechat_bp.get("/callback")
+def verify() -> str:
+    """The server check WeChat makes when the push URL is saved: echo `echostr` if the signature is ours."""
+    config = _config()
+    args = request.args
+    try:
+        check_signature(
+            config.WECHAT_TOKEN, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", "")
+        )
+    except InvalidSignatureException:
+        abort(403)
+    return args.get("echostr", "")
+
+
+@wechat_bp.post("/callback")
+def receive() -> Response:
+    """Decrypt and check a pushed message, queue the bot's reply, and answer "success" at once."""
+    config = _config()
+    args = request.args
+    timestamp, nonce, signature = (
+        args.get("timestamp", ""),
+        args.get("nonce", ""),
+        args.get("msg_signature", ""),
+    )
+    if not _fresh(timestamp):
+        abort(403)
+    crypto = WeChatCrypto(config.WECHAT_TOKEN, config.WECHAT_ENCODING_AES_KEY, config.WECHAT_APP_ID)
+    try:
+        xml = crypto.decrypt_message(request.get_data(), signature, timestamp, nonce)
+    except (InvalidSignatureException, InvalidAppIdException):
+        abort(403)
+    except Exception:  # not XML, not our key: nothing WeChat would send
+        abort(400)
+    store = current_app.extensions["chat_store"]
+    if not store.first_time(f"push:{signature}:{nonce}:{timestamp}", MAX_CLOCK_SKEW * 2):
+        abort(403)  # the very same request again: a replay
+    message = parse_message(xml)
+    if message.type == "text" and store.first_time(f"msg:{message.id}", 3600):
+        from backend.chat.jobs import reply_on_wechat
+
+        try:
+            current_app.extensions["job_queue"].send(
+                PendingJob(
+                    reply_on_wechat, (message.source, message.content), job_id=f"wechat-msg-{message.id}"
+                )
+            )
+        except Exception:
+            store.forget(f"msg:{message.id}")  # let WeChat's retry try again
+            raise
+    return Response("success", mimetype="text/plain")
