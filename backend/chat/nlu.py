@@ -16,6 +16,8 @@ from backend.org.services import write_gazetteer
 
 def current_nlu() -> Any:
     """The app's bot; the first call in a process builds it (gunicorn --preload does it before forking)."""
+    if "nlu" in current_app.extensions:  # set by tests, or by a deployment that builds its own
+        return current_app.extensions["nlu"]
     config = current_app.config["QINGPU"]
     if config.BOT_GAZETTEER:
         return load_nlu(config.content_dir, Path(config.BOT_GAZETTEER))

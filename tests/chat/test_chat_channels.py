@@ -1,0 +1,213 @@
+"""The bot's channels: the mini-program chat endpoint and WeChat's encrypted message push."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wechatpy.crypto import WeChatCrypto
+
+from backend.cases.models import Case, CaseSource
+from backend.chat.store import ConversationStore
+from tests.chat.fake_nlu import FakeNlu
+
+API = "/api/mp/v1/bot/messages"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat's EncodingAESKey
+TOKEN = "qingpu-push-token"
+
+
+@pytest.fixture
+def chat_client(app, client: FlaskClient):
+    app.extensions["nlu"] = FakeNlu()
+    yield client
+    del app.extensions["nlu"]
+
+
+def say(client: FlaskClient, token: str, text: str, session_id: str | None = None) -> dict:
+    body = {"text": text, **({"session_id": session_id} if session_id else {})}
+    response = client.post(API, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_filing_a_report_by_chat(chat_client: FlaskClient, session: Session, resident) -> None:
+    _user, token = resident
+    first = say(chat_client, token, "康虹花园8号楼楼顶有人在搭阳光房，搭了好几天")
+    sid = first["session_id"]
+    assert "照片" in first["text"]
+    say(chat_client, token, "跳过", sid)
+    confirm = say(chat_client, token, "匿名", sid)
+    assert confirm["quick_replies"] == ["确认", "取消"]
+    done = say(chat_client, token, "确认", sid)
+    assert done["tracking_no"] and done["tracking_no"] in done["text"]
+    assert "徐泾中队" in done["text"]
+    case = session.scalar(select(Case).where(Case.tracking_no == done["tracking_no"]))
+    assert (case.source, case.estate.name, case.building, case.anonymous) == (
+        CaseSource.BOT,
+        "康虹花园",
+        "8",
+        True,
+    )
+    progress = say(chat_client, token, "我反映的问题进度怎么样了")
+    assert done["tracking_no"] in progress["text"] and "已派单" in progress["text"]
+
+
+def test_progress_for_someone_elses_number_reveals_nothing(
+    chat_client: FlaskClient, session: Session, resident
+) -> None:
+    from tests.conftest import make_resident
+
+    _user, token = resident
+    sid = say(chat_client, token, "康虹花园8号楼楼顶有人在搭阳光房，搭了好几天")["session_id"]
+    for turn in ("跳过", "不匿名"):
+        say(chat_client, token, turn, sid)
+    number = say(chat_client, token, "确认", sid)["tracking_no"]
+    _other, other_token = make_resident(session, "curious")
+    answer = say(chat_client, other_token, f"{number} 进度")
+    assert "没有找到" in answer["text"] and "徐泾中队" not in answer["text"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"text": ""},
+        {"text": "x" * 1001},
+        {"text": "你好", "session_id": "bad id"},
+        {"text": 5},
+        {"text": "你好", "photos": ["x"] * 10},
+        {"text": "你好", "extra": 1},
+    ],
+)
+def test_chat_validates_its_body(chat_client: FlaskClient, resident, body: dict) -> None:
+    _user, token = resident
+    assert chat_client.post(API, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 400
+
+
+def test_chat_needs_a_login(chat_client: FlaskClient) -> None:
+    assert chat_client.post(API, json={"text": "你好"}).status_code == 401
+
+
+# ------------------------------------------------------------------------------------ WeChat push
+
+
+@pytest.fixture
+def push_app(make_app, wechat_standin):
+    app = make_app(
+        REDIS_URL="",  # in-process jobs: the reply is sent before the response, so the test can see it
+        WECHAT_APP_ID=wechat_standin.app_id,
+        WECHAT_APP_SECRET=wechat_standin.app_secret,
+        WECHAT_API_BASE_URL=wechat_standin.base_url,
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_ENCODING_AES_KEY=AES_KEY,
+    )
+    app.extensions["nlu"] = FakeNlu()
+    return app
+
+
+def pushed(
+    app_id: str,
+    text: str,
+    msg_id: int,
+    *,
+    openid: str = "oPushUser0000000000000000001",
+    when: int | None = None,
+    nonce: str = "nonce-1",
+    key: str = AES_KEY,
+) -> tuple[dict[str, str], bytes]:
+    """A message as WeChat pushes it in safe mode, built with wechatpy's own crypto."""
+    timestamp = str(when or int(time.time()))
+    plain = (
+        f"<xml><ToUserName><![CDATA[gh_qingpu]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
+    sealed = ET.fromstring(WeChatCrypto(TOKEN, key, app_id).encrypt_message(plain, nonce, timestamp))
+    body = f"<xml><ToUserName><![CDATA[gh_qingpu]]></ToUserName><Encrypt><![CDATA[{sealed.findtext('Encrypt')}]]></Encrypt></xml>"
+    query = {
+        "msg_signature": sealed.findtext("MsgSignature"),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+    }
+    return query, body.encode()
+
+
+def test_echo_check(push_app) -> None:
+    from wechatpy.utils import WeChatSigner
+
+    signer = WeChatSigner()
+    signer.add_data(TOKEN, "1700000000", "abc")
+    client = push_app.test_client()
+    ok = client.get(
+        "/wechat/callback",
+        query_string={
+            "signature": signer.signature,
+            "timestamp": "1700000000",
+            "nonce": "abc",
+            "echostr": "hello-echo",
+        },
+    )
+    assert ok.status_code == 200 and ok.get_data(as_text=True) == "hello-echo"
+    forged = client.get(
+        "/wechat/callback",
+        query_string={"signature": "0" * 40, "timestamp": "1700000000", "nonce": "abc", "echostr": "x"},
+    )
+    assert forged.status_code == 403
+
+
+def test_a_pushed_message_is_answered_once_through_the_customer_service_api(push_app, wechat_standin) -> None:
+    client = push_app.test_client()
+    query, body = pushed(wechat_standin.app_id, "楼道里着火了", 9001)
+    response = client.post("/wechat/callback", query_string=query, data=body)
+    assert response.status_code == 200 and response.get_data(as_text=True) == "success"
+    assert len(wechat_standin.custom_messages) == 1
+    sent = wechat_standin.custom_messages[0]
+    assert sent["touser"] == "oPushUser0000000000000000001" and "119" in sent["text"]["content"]
+
+    # WeChat retries the same message (new nonce and time): answered "success", not processed again
+    retry_query, retry_body = pushed(wechat_standin.app_id, "楼道里着火了", 9001, nonce="nonce-2")
+    assert (
+        client.post("/wechat/callback", query_string=retry_query, data=retry_body).get_data(as_text=True)
+        == "success"
+    )
+    assert len(wechat_standin.custom_messages) == 1
+
+
+def test_forged_replayed_and_stale_pushes_are_refused(push_app, wechat_standin) -> None:
+    client = push_app.test_client()
+    query, body = pushed(wechat_standin.app_id, "你好", 9101)
+    forged = dict(query, msg_signature="0" * 40)
+    assert client.post("/wechat/callback", query_string=forged, data=body).status_code == 403
+    other_key = pushed(wechat_standin.app_id, "你好", 9102, key="Z" * 43)
+    assert client.post("/wechat/callback", query_string=other_key[0], data=other_key[1]).status_code == 403
+    assert client.post("/wechat/callback", query_string=query, data=body).status_code == 200
+    assert (
+        client.post("/wechat/callback", query_string=query, data=body).status_code == 403
+    )  # the same request again
+    stale = pushed(wechat_standin.app_id, "你好", 9103, when=int(time.time()) - 3600)
+    assert client.post("/wechat/callback", query_string=stale[0], data=stale[1]).status_code == 403
+    assert len(wechat_standin.custom_messages) == 1
+
+
+def test_the_push_url_does_not_exist_without_its_settings(client: FlaskClient) -> None:
+    assert client.get("/wechat/callback").status_code == 404
+
+
+def test_redis_store_shares_conversations_and_dedupes(redis_url: str) -> None:
+    from redis import Redis
+
+    redis = Redis.from_url(redis_url)
+    a, b = (
+        ConversationStore(redis, 60, prefix="test:chat:"),
+        ConversationStore(redis, 60, prefix="test:chat:"),
+    )
+    a.save("u1:s1", {"draft": {"step": "where"}})
+    assert b.load("u1:s1") == {"draft": {"step": "where"}}
+    assert a.first_time("msg:1", 60) is True and b.first_time("msg:1", 60) is False
+    assert redis.ttl("test:chat:u1:s1") > 0
+    redis.delete("test:chat:u1:s1", "test:chat:seen:msg:1")

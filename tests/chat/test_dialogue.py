@@ -1,0 +1,100 @@
+"""The dialogue, turn by turn, with a rule-based NLU."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.dialogue import OUT_OF_SCOPE, respond
+from tests.chat.fake_nlu import FakeNlu
+
+NLU = FakeNlu()
+
+
+def talk(*turns: str, state: dict | None = None) -> list:
+    state = {} if state is None else state
+    return [respond(NLU, state, turn) for turn in turns]
+
+
+def test_a_report_step_by_step_to_confirmation() -> None:
+    state: dict = {}
+    replies = talk(
+        "我家楼上在搭阳光房，已经搭了好几天了", "康虹花园", "8号楼", "跳过", "不匿名", "确认", state=state
+    )
+    assert "哪个小区" in replies[0].text
+    assert "几号楼" in replies[1].text
+    assert "照片" in replies[2].text
+    assert "匿名" in replies[3].text
+    assert "确认提交" in replies[4].text and "康虹花园8号楼" in replies[4].text
+    final = replies[5]
+    assert final.action == "file_report"
+    assert final.report == {
+        "description": "我家楼上在搭阳光房，已经搭了好几天了",
+        "category": "illegal_construction",
+        "estate": "康虹花园",
+        "street": "徐泾镇",
+        "building": "8",
+        "photos": [],
+        "anonymous": False,
+    }
+    assert "draft" not in state
+
+
+def test_place_and_building_given_at_once_skip_their_questions() -> None:
+    replies = talk("康虹花园12号楼楼顶有人在搭阳光房，天天敲敲打打")
+    assert "照片" in replies[0].text
+
+
+def test_ambiguous_estate_offers_candidates() -> None:
+    replies = talk("同名苑有人在搭阳光房好几天了", "同名苑（华新镇）")
+    assert replies[0].quick_replies == ["同名苑（徐泾镇）", "同名苑（华新镇）"]
+    assert "几号楼" in replies[1].text
+
+
+def test_photos_are_collected() -> None:
+    state: dict = {}
+    talk("康虹花园8号楼有人在搭阳光房，搭了一半", state=state)
+    reply = respond(NLU, state, "", photos=["a" * 32])
+    assert "匿名" in reply.text
+    assert state["draft"]["photos"] == ["a" * 32]
+
+
+def test_cancel_anywhere() -> None:
+    state: dict = {}
+    talk("我家楼上在搭阳光房，已经搭了好几天了", state=state)
+    assert "已取消" in respond(NLU, state, "取消").text
+    assert "draft" not in state
+
+
+def test_short_description_asks_for_more() -> None:
+    replies = talk("我要反映问题", "搭阳光房", "楼顶露台上在搭，好几天了很吵")
+    assert "描述" in replies[0].text
+    assert "具体" in replies[1].text
+    assert "哪个小区" in replies[2].text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("楼道里着火了", "119"),
+        ("你好", "小助手"),
+        ("隔壁装修噪音太大了", OUT_OF_SCOPE),
+        ("露台搭阳光房违法吗", "违法建筑"),
+        ("我大概想问搭建的事", "是不是下面这些问题"),
+        ("这个我看不懂", "工作人员"),
+    ],
+)
+def test_single_turns(text: str, expected: str) -> None:
+    assert expected in talk(text)[0].text
+
+
+def test_an_emergency_interrupts_a_report() -> None:
+    state: dict = {}
+    talk("我家楼上在搭阳光房，已经搭了好几天了", state=state)
+    assert "119" in respond(NLU, state, "等等楼下着火了").text
+    assert "draft" not in state
+
+
+def test_progress_with_and_without_a_number() -> None:
+    assert talk("QP20261126-0003 进度怎么样")[0].tracking_no == "QP20261126-0003"
+    reply = talk("我反映的问题进度如何")[0]
+    assert reply.action == "progress" and reply.tracking_no is None
