@@ -47,6 +47,16 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+def assign_changed(obj: object, **values: object) -> int:
+    """Set attributes that differ and say how many did (for idempotent seeding and imports)."""
+    changed = 0
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed += 1
+    return changed
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

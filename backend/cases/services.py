@@ -29,6 +29,7 @@ from backend.cases.workflow import (
     SQUAD_ROLES,
     STATUS_LABELS,
     SYSTEM,
+    TIMED,
     Actor,
     Role,
     check_transition,
@@ -411,6 +412,10 @@ def _on_dispatch(session: Session, case: Case, actor: Actor, now: dt.datetime, d
         data["squad"] = squad.name
     if case.squad is None:
         raise _invalid("squad", "请选择派往的中队")
+    if CaseStatus(case.status) is CaseStatus.RETURNED:
+        # a re-dispatched case gets a fresh signing deadline, not the one that ran out at the first squad
+        sign_days = (case.category.sign_working_days if case.category else None) or DEFAULT_SIGN_DAYS
+        case.sign_due_at = add_working_days(now, sign_days)
 
 
 def _on_sign(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
@@ -855,6 +860,7 @@ def list_inbox(
     else:
         raise Forbidden()
     open_states = [s.value for s in OPEN]
+    timed_states = [s.value for s in TIMED]
     tab = filters.tab if filters.tab in INBOX_TABS else "to_sign"
     if tab == "to_sign":
         query = query.where(Case.status == CaseStatus.DISPATCHED)
@@ -865,9 +871,9 @@ def list_inbox(
     elif tab == "due_today":
         local = now.astimezone(SHANGHAI)
         end_of_day = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), SHANGHAI)
-        query = query.where(Case.status.in_(open_states), Case.due_at < end_of_day)
+        query = query.where(Case.status.in_(timed_states), Case.due_at < end_of_day)
     elif tab == "overdue":
-        query = query.where(Case.status.in_(open_states), Case.due_at <= now)
+        query = query.where(Case.status.in_(timed_states), Case.due_at <= now)
     if filters.category:
         query = query.where(Case.category_code == filters.category)
     if filters.estate_id:

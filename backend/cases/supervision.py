@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
 from backend.cases.services import _record, _tell_followers, refresh_due_at
-from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor
+from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Actor
 from backend.errors import Conflict, FieldError, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
 from backend.workcalendar import SHANGHAI, add_working_days
@@ -21,16 +21,7 @@ MAX_EXTENSION_DAYS = 30
 
 # The states in which the squad holds the case and a deadline runs. A returned case waits for the bureau
 # and a case without a squad sits in the bureau's triage queue: neither is the squad's delay.
-TIMED_STATES = frozenset(
-    {
-        CaseStatus.DISPATCHED,
-        CaseStatus.SIGNED,
-        CaseStatus.INVESTIGATING,
-        CaseStatus.VERIFIED,
-        CaseStatus.HANDLING,
-        CaseStatus.TRANSFERRED,
-    }
-)
+TIMED_STATES = TIMED
 _TIMED = [s.value for s in TIMED_STATES]
 _STAGE_LABELS = {
     CaseStatus.DISPATCHED: "签收",

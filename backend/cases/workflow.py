@@ -84,6 +84,8 @@ OPEN = {
     S.RETURNED,
     S.TRANSFERRED,
 }
+# The open states a squad holds, so a deadline runs against it (submitted and returned cases wait on the bureau).
+TIMED = frozenset({S.DISPATCHED, S.SIGNED, S.INVESTIGATING, S.VERIFIED, S.HANDLING, S.TRANSFERRED})
 
 TRANSITIONS: dict[str, Transition] = {
     t.name: t

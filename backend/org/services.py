@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.db import assign_changed
 from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
 
 
@@ -69,12 +70,12 @@ def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:
         if town is None:
             town = Town(code=seed.code)
             session.add(town)
-        changed += _assign(town, name=seed.name, kind=seed.kind, position=position)
+        changed += assign_changed(town, name=seed.name, kind=seed.kind, position=position)
         squad = town.squad or Squad(code=seed.code, town=town)
         if squad.id is None:
             session.add(squad)
             changed += 1
-        changed += _assign(squad, name=seed.squad)
+        changed += assign_changed(squad, name=seed.squad)
     session.flush()
     return changed
 
@@ -235,15 +236,6 @@ def search_estates(
         .offset((page - 1) * per_page)
     )
     return Page(list(items), page, per_page, total)
-
-
-def _assign(obj: object, **values: object) -> int:
-    changed = 0
-    for key, value in values.items():
-        if getattr(obj, key) != value:
-            setattr(obj, key, value)
-            changed += 1
-    return changed
 
 
 def find_estate(session: Session, name: str, town_text: str | None = None) -> Estate | None:

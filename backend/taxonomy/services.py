@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.db import assign_changed
 from backend.taxonomy.models import Category, CategoryGroup, CategoryKeyword, LegalBasis
 
 # The contract of DOMAIN.md: these codes, no more and no fewer.
@@ -80,7 +81,7 @@ def seed_taxonomy(session: Session, seed: TaxonomySeed) -> int:
             group = CategoryGroup(code=g.code)
             session.add(group)
             changed += 1
-        changed += _assign(group, name=g.name, position=position)
+        changed += assign_changed(group, name=g.name, position=position)
     session.flush()
     categories = {
         c.code: c
@@ -94,7 +95,7 @@ def seed_taxonomy(session: Session, seed: TaxonomySeed) -> int:
             category = Category(code=c.code)
             session.add(category)
             changed += 1
-        changed += _assign(
+        changed += assign_changed(
             category,
             group_code=c.group,
             name=c.name,
@@ -132,15 +133,6 @@ def list_categories(session: Session) -> list[Category]:
             .order_by(Category.position)
         )
     )
-
-
-def _assign(obj: object, **values: object) -> int:
-    changed = 0
-    for key, value in values.items():
-        if getattr(obj, key) != value:
-            setattr(obj, key, value)
-            changed += 1
-    return changed
 
 
 def group_names(session: Session) -> dict[str, str]:

@@ -353,3 +353,27 @@ def test_similar_cases_same_building_first_and_supporters_follow(session: Sessio
     transition(session, a, "sign", officer(session, "zhaoxiang"))
     bodies = session.scalars(select(Message.body).where(Message.user_id == neighbour.id)).all()
     assert bodies == ["已签收"]
+
+
+def test_a_redispatched_case_gets_a_fresh_signing_deadline(session: Session, resident) -> None:
+    user, _ = resident
+    case = report(session, user, category="illegal_construction", estate_id=estate(session, "康虹花园").id)
+    transition(
+        session,
+        case,
+        "return",
+        officer(session, "xujing"),
+        reason="不属本辖区",
+        now=NOW + dt.timedelta(hours=1),
+    )
+    later = NOW + dt.timedelta(days=4)  # Monday 30 November
+    transition(
+        session,
+        case,
+        "dispatch",
+        Actor(Role.SUPERVISOR, 1, "区局"),
+        squad=squad(session, "huaxin"),
+        now=later,
+    )
+    assert case.sign_due_at == dt.datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
+    assert case.due_at == case.sign_due_at
