@@ -17,7 +17,8 @@ from backend import create_app, migrate
 from backend.accounts.models import User
 from backend.accounts.services import login_with_openid
 from backend.seed import seed_content
-from tests.support.wechat_fixtures import wechat_standin  # noqa: F401  (a fixture)
+
+pytest_plugins = ["tests.support.wechat_fixtures", "tests.support.browser"]
 
 
 def services_required() -> bool:
@@ -115,7 +116,7 @@ def make_app(database_url: str, tmp_path, connection: Connection):
 
 
 @pytest.fixture
-def wechat_app(make_app, wechat_standin):  # noqa: F811
+def wechat_app(make_app, wechat_standin):
     """The app with WeChat credentials, talking to the local stand-in."""
     return make_app(
         WECHAT_APP_ID=wechat_standin.app_id,

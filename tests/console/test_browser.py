@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -21,10 +20,8 @@ from backend.cases.services import ReportInput, submit_report
 from backend.clock import MovableClock
 from backend.org.models import Estate
 from backend.staff.services import create_staff
-from tests.conftest import services_required
 from tests.support.cleanup import purge_users
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 PASSWORD = "browser-test-password"
 
 
@@ -36,15 +33,6 @@ class LiveConsole:
     supervisor: str
     first: str  # a case for the officer to work
     second: str  # a case that will go overdue
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not os.path.exists(CHROMIUM):
-        if services_required():
-            pytest.fail(f"Chromium is required in CI and was not found at {CHROMIUM}")
-        pytest.skip("Chromium is not installed (apt-get install chromium); CI runs these tests")
-    return CHROMIUM
 
 
 @pytest.fixture
@@ -117,29 +105,6 @@ def live_console(app, database_url: str, tmp_path) -> Iterator[LiveConsole]:
         thread.join(timeout=10)
         purge_users(engine, [ids[0]], ids[1])
         engine.dispose()
-
-
-@pytest.fixture
-def browser(chromium_path: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium_path,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def log_in(page, live: LiveConsole, username: str) -> None:
