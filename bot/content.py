@@ -152,8 +152,9 @@ def load_content(content_dir: Path) -> Content:
         faqs=_load_faqs(bot_dir / "faq.toml"),
         laws=_load_laws(content_dir / "laws.toml"),
         examples=[
-            *_load_examples(bot_dir / "examples.jsonl", codes),
-            *_load_examples(bot_dir / "examples_extra.jsonl", codes),
+            example
+            for path in sorted(bot_dir.glob("examples*.jsonl"))  # examples.jsonl, examples_extra.jsonl, …
+            for example in _load_examples(path, codes)
         ],
         synonyms=_load_synonyms(bot_dir / "synonyms.toml"),
         dictionary=bot_dir / "dictionary.txt" if (bot_dir / "dictionary.txt").exists() else None,
@@ -212,7 +213,7 @@ def _load_examples(path: Path, codes: set[str]) -> list[Example]:
         return []
     examples = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or line.startswith("#"):
             continue
         try:
             row = json.loads(line)

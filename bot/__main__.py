@@ -1,0 +1,99 @@
+"""Command line: `python -m bot classify|answer|eval|bench`; classify and answer read and write JSON Lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.nlu import DEFAULT_CONTENT_DIR, Bot
+
+
+def classify_record(bot: Bot, text: str) -> dict[str, Any]:
+    u = bot.understand(text)
+    return {
+        "intent": u.intent,
+        "category": u.category,
+        "confidence": u.confidence,
+        "estate": u.estate,
+        "street": u.street,
+        "squad": u.squad,
+        "candidates": u.candidates,
+    }
+
+
+def answer_record(bot: Bot, text: str) -> dict[str, Any]:
+    a = bot.answer(text)
+    return {
+        "answer": a.answer,
+        "category": a.category,
+        "sources": a.sources,
+        "confidence": a.confidence,
+        "fallback": a.fallback,
+    }
+
+
+def run_lines(lines: Iterable[str], handle: Callable[[str], dict[str, Any]]) -> Iterator[str]:
+    """One output line per non-blank input line, in input order; a bad line gets an `error`, not a crash."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise ValueError("expected an object with a string `text`")
+        except ValueError as exc:
+            yield json.dumps({"id": None, "error": str(exc)}, ensure_ascii=False)
+            continue
+        yield json.dumps({"id": row.get("id"), **handle(row["text"])}, ensure_ascii=False)
+
+
+def _serve(bot: Bot, handle: Callable[[Bot, str], dict[str, Any]], stdin: TextIO, stdout: TextIO) -> None:
+    for out in run_lines(stdin, lambda text: handle(bot, text)):
+        stdout.write(out + "\n")
+        stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument(
+        "--content", type=Path, default=DEFAULT_CONTENT_DIR, help="content folder (default: content/)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help='{"id","text"} lines → intent, category and place')
+    classify.add_argument(
+        "--gazetteer", type=Path, help="estate CSV: estate,street_or_town,address[,aliases]"
+    )
+    commands.add_parser("answer", help='{"id","text"} lines → answer, citations and fallback')
+    evaluate = commands.add_parser("eval", help="accuracy on labelled complaints and legal questions")
+    evaluate.add_argument("--complaints", type=Path, required=True)
+    evaluate.add_argument("--questions", type=Path, required=True)
+    evaluate.add_argument("--gazetteer", type=Path, help="also measure places on messages generated from it")
+    bench = commands.add_parser("bench", help="start-up time, memory and per-message latency")
+    bench.add_argument("--gazetteer", type=Path)
+    bench.add_argument("--messages", type=int, default=3000)
+    args = parser.parse_args(argv)
+    logging.getLogger("jieba").setLevel(logging.WARNING)  # the CLI's stderr is for errors only
+
+    if args.command == "bench":
+        from bot.bench import run_bench
+
+        return run_bench(args.content, args.gazetteer, args.messages, sys.stdout)
+    bot = Bot.load(args.content, getattr(args, "gazetteer", None))
+    if args.command == "classify":
+        _serve(bot, classify_record, sys.stdin, sys.stdout)
+    elif args.command == "answer":
+        _serve(bot, answer_record, sys.stdin, sys.stdout)
+    else:
+        from bot.evaluate import run_eval
+
+        run_eval(bot, args.complaints, args.questions, args.gazetteer, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

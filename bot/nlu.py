@@ -1,0 +1,321 @@
+"""The Bot: loaded once per process, it understands a message (intent, category, place) and answers questions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.classifier import SoftmaxRegression
+from bot.content import INTENTS, OUT_OF_SCOPE, Content, Example, load_content, load_gazetteer
+from bot.features import KeywordSpotter, Vectorizer
+from bot.places import Gazetteer
+from bot.reading import Reader
+from bot.retrieval import Answer, Retriever
+from bot.rules import EMERGENCY_ANSWERS, asks_progress, detect_emergency, find_tracking_no, is_greeting
+from bot.text import SynonymFolder, Tokenizer
+
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+# Long messages are also read sentence by sentence; shorter pieces (greetings, "您好") are skipped.
+MIN_SENTENCE_CHARS = 4
+# L2 penalty of the classifiers: weak, since the training texts are few and each is short.
+L2 = 1e-4
+# Training weights: taxonomy keywords and descriptions are short, certain, but not how residents write.
+TAXONOMY_WEIGHT = 0.5
+
+GREETING_ANSWER = "您好，我是青浦城管进社区小助手。您可以向我举报小区里的违法搭建、群租、占用楼道等问题，也可以问相关的法律规定。"
+OUT_OF_SCOPE_ANSWER = (
+    "这个问题不属于本次小区城管专项执法的范围。紧急情况请拨打110、119或120；"
+    "噪音、停车、物业费等其他事项请拨打12345市民服务热线。"
+)
+SUGGEST_ANSWER = "我不太确定您想问的是哪一个，您是不是想问："
+HUMAN_ANSWER = "这个问题我暂时答不好，会请工作人员回复您；您也可以拨打12345市民服务热线咨询。"
+PROGRESS_ANSWER = "查询进度请在小程序“我的举报”里查看，或把案件编号（如 QP20240501-0001）发给我。"
+
+
+@dataclass
+class Understanding:
+    """What one message says. `category` is None for greetings and for progress queries that describe
+    no matter; `confidence` is the category's probability. `emergency` ("fire", "gas", "fight", "injury",
+    "danger") means: answer with 110/119/120 now (EMERGENCY_ANSWERS), the category is then out_of_scope.
+    A place is an estate with its town (`street`, as DOMAIN.md names it) and squad, or only a town, or,
+    when the name is shared by estates of several towns, `candidates` [{estate, street}] and no guess.
+    `building`, `unit` and `room` are numbers as text ("8", "3", "1502"; a lettered block is "B")."""
+
+    intent: str  # report | consult | progress | greeting | other
+    category: str | None
+    confidence: float
+    emergency: str | None = None
+    out_of_scope: bool = False
+    estate: str | None = None
+    street: str | None = None
+    squad: str | None = None
+    candidates: list[dict[str, str]] = field(default_factory=list)
+    building: str | None = None
+    unit: str | None = None
+    room: str | None = None
+    tracking_no: str | None = None  # QPyyyymmdd-nnnn
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class _TextModel:
+    """Features and one classifier over them, trained at load time."""
+
+    def __init__(self, vectorizer: Vectorizer, model: SoftmaxRegression) -> None:
+        self.vectorizer = vectorizer
+        self.model = model
+
+    def probabilities(self, features: Sequence[Counter[str]]) -> np.ndarray:
+        return self.model.predict_proba(self.vectorizer.transform(features))
+
+
+class Bot:
+    """Build with `Bot.load(content_dir)` once per process; afterwards every method only reads, except
+    `add_articles`, which swaps in a new retrieval index."""
+
+    def __init__(
+        self,
+        content: Content,
+        gazetteer: Gazetteer,
+        reader: Reader,
+        category_model: _TextModel,
+        intent_model: _TextModel | None,
+        retriever: Retriever,
+    ) -> None:
+        self.content = content
+        self.gazetteer = gazetteer
+        self.reader = reader
+        self.tokenizer = reader.tokenizer
+        self.category_model = category_model
+        self.intent_model = intent_model
+        self.retriever = retriever
+        self._category_scores = lru_cache(maxsize=512)(self._score_categories)
+
+    @classmethod
+    def load(cls, content_dir: Path = DEFAULT_CONTENT_DIR, gazetteer: Path | None = None) -> Bot:
+        """Read the content, build the tokenizer and place index, and train the models (about a second)."""
+        content = load_content(Path(content_dir))
+        estates = list(content.estates)
+        if gazetteer is not None:
+            estates += load_gazetteer(Path(gazetteer), content.towns)
+        places = Gazetteer(estates, content.towns)
+        synonyms = SynonymFolder(content.synonyms)
+        spotter = KeywordSpotter(content.categories)
+        tokenizer = Tokenizer(
+            content.dictionary, words=[*places.words, *spotter.keywords, *synonyms.canonical_words]
+        )
+
+        reader = Reader(synonyms, tokenizer, spotter, places.mask)
+
+        def features(text: str) -> Counter[str]:
+            return reader.read(text).features
+
+        examples = [*content.examples, *_taxonomy_examples(content)]
+        weights = np.array(
+            [TAXONOMY_WEIGHT if i >= len(content.examples) else 1.0 for i in range(len(examples))]
+        )
+        raw = [features(e.text) for e in examples]
+        vectorizer = Vectorizer(raw)
+        matrix = vectorizer.transform(raw)
+        labelled = [i for i, e in enumerate(examples) if e.category]
+        category_model = _TextModel(
+            vectorizer,
+            SoftmaxRegression(content.category_codes, l2=L2).fit(
+                matrix[labelled],
+                [examples[i].category for i in labelled],
+                _balanced(weights[labelled], [examples[i].category for i in labelled]),
+            ),
+        )
+        intents = [e.intent for e in content.examples]
+        intent_model = None
+        if len(set(intents)) >= 2:
+            rows = list(range(len(content.examples)))
+            intent_model = _TextModel(
+                vectorizer,
+                SoftmaxRegression(list(INTENTS), l2=L2).fit(
+                    matrix[rows], intents, _balanced(weights[rows], intents)
+                ),
+            )
+        retriever = Retriever(content.faqs, lambda text: reader.read(text).terms())
+        reader.read.cache_clear()  # training texts are not what residents will send
+        return cls(content, places, reader, category_model, intent_model, retriever)
+
+    def terms(self, text: str) -> list[str]:
+        """What retrieval indexes for a text (see Reading.terms)."""
+        return self.reader.read(text).terms()
+
+    # ------------------------------------------------------------------ understanding
+
+    def category_scores(self, text: str) -> dict[str, float]:
+        """Each category code's probability for a message (they sum to 1).
+
+        The model learnt from short messages, so a long one is also read sentence by sentence. Which
+        in-scope category: the sentences' votes, sharper sentences weighing more, averaged with the whole
+        message's. Whether in scope at all: the two sentences that most look in scope, averaged, so that a
+        letter reporting a violation amid complaints about noise or smell stays in scope, while a single
+        passing mention of an in-scope word does not pull an unrelated matter in."""
+        return dict(zip(self.category_model.model.labels, self._category_scores(text), strict=True))
+
+    def _score_categories(self, text: str) -> tuple[float, ...]:
+        reading = self.reader.read(text)
+        labels = self.category_model.model.labels
+        sentences = [
+            f
+            for s, f in zip(reading.sentences, reading.sentence_features, strict=True)
+            if len(s) >= MIN_SENTENCE_CHARS
+        ]
+        if len(sentences) <= 1:
+            return tuple(self.category_model.probabilities([reading.features])[0].tolist())
+        rows = self.category_model.probabilities([*sentences, reading.features])
+        by_sentence, whole = rows[:-1], rows[-1]
+        sharpness = by_sentence.max(axis=1) - 1.0 / len(labels) + 1e-9
+        votes = (sharpness[:, None] * by_sentence).sum(axis=0) / sharpness.sum()
+        blended = (votes + whole) / 2
+        oos = labels.index(OUT_OF_SCOPE)
+        in_scope = float(np.sort(1.0 - by_sentence[:, oos])[-2:].mean())
+        blended[oos] = 0.0
+        probabilities = blended / blended.sum() * in_scope
+        probabilities[oos] = 1.0 - in_scope
+        return tuple(probabilities.tolist())
+
+    def understand(self, text: str) -> Understanding:
+        """Intent, category with confidence, emergency, place and tracking number of one message."""
+        reading = self.reader.read(text)
+        normalised = reading.normalised
+        emergency = detect_emergency(normalised)
+        tracking_no = find_tracking_no(normalised)
+        scores = self.category_scores(text)
+        category: str | None = max(scores, key=scores.__getitem__)
+        confidence = scores[category]
+        if emergency:
+            category, confidence = OUT_OF_SCOPE, 1.0
+        intent = self._intent(normalised, reading.features, emergency, tracking_no)
+        if intent == "greeting" or (intent == "progress" and confidence < 0.5):
+            category, confidence = None, 0.0
+        elif reading.empty and not emergency and not tracking_no:
+            # only numbers, punctuation or emoji (perhaps just "8-2-1502"): nothing to classify
+            intent, category, confidence = "other", None, 0.0
+        place = self.gazetteer.find(text)
+        return Understanding(
+            intent=intent,
+            category=category,
+            confidence=round(confidence, 4),
+            emergency=emergency,
+            out_of_scope=category == OUT_OF_SCOPE,
+            estate=place.estate,
+            street=place.street,
+            squad=place.squad,
+            candidates=place.candidates,
+            building=place.building,
+            unit=place.unit,
+            room=place.room,
+            tracking_no=tracking_no,
+        )
+
+    def _intent(
+        self, normalised: str, feats: Counter[str], emergency: str | None, tracking_no: str | None
+    ) -> str:
+        if is_greeting(normalised):
+            return "greeting"
+        if tracking_no or asks_progress(normalised):
+            return "progress"
+        if emergency:
+            return "report"
+        if self.intent_model is not None:
+            probabilities = self.intent_model.probabilities([feats])[0]
+            return self.intent_model.model.labels[int(np.argmax(probabilities))]
+        return "consult" if _looks_like_question(normalised) else "report"
+
+    # ------------------------------------------------------------------ answering
+
+    def answer(self, text: str) -> Answer:
+        """An FAQ or article answer with its citations, or the closest questions, or a hand-over."""
+        normalised = self.reader.read(text).normalised
+        emergency = detect_emergency(normalised)
+        if emergency:
+            return Answer(EMERGENCY_ANSWERS[emergency], OUT_OF_SCOPE, [], 1.0, None)
+        if is_greeting(normalised):
+            return Answer(GREETING_ANSWER, None, [], 1.0, None)
+        if find_tracking_no(normalised) or asks_progress(normalised):
+            return Answer(PROGRESS_ANSWER, None, [], 1.0, None)
+        if self.reader.read(text).empty:
+            return Answer(HUMAN_ANSWER, None, [], 0.0, "human")
+        votes = self.category_scores(text)
+        hits = self.retriever.rank(self.terms(text), votes)
+        fallback, shown = self.retriever.decide(hits)
+        best_category = max(votes, key=votes.__getitem__)
+        if fallback is None:
+            item = shown[0].item
+            kind, _, key = item.key.partition(":")
+            answer = item.answer if kind == "faq" else f"《{item.title}》{_excerpt(item.answer)}"
+            return Answer(
+                answer=answer,
+                category=item.category,
+                sources=[s.as_dict() for s in item.sources],
+                confidence=round(min(1.0, shown[0].score), 4),
+                fallback=None,
+                suggestions=[],
+                faq_id=key if kind == "faq" else None,
+                article_id=key if kind == "article" else None,
+            )
+        if best_category == OUT_OF_SCOPE and votes[OUT_OF_SCOPE] >= 0.5 and fallback == "human":
+            return Answer(OUT_OF_SCOPE_ANSWER, OUT_OF_SCOPE, [], round(votes[OUT_OF_SCOPE], 4), None)
+        if fallback == "suggest":
+            suggestions = [h.item.title for h in shown]
+            return Answer(
+                answer=SUGGEST_ANSWER + "；".join(suggestions),
+                category=shown[0].item.category,
+                sources=[],
+                confidence=round(min(1.0, shown[0].score), 4),
+                fallback="suggest",
+                suggestions=suggestions,
+            )
+        # Handing over still names the likely topic, for routing: the classifier's when it is sure,
+        # else that of the closest FAQ when any words matched.
+        category = best_category
+        if votes[best_category] < 0.5 and hits and hits[0].text_score > 0:
+            category = hits[0].item.category
+        return Answer(HUMAN_ANSWER, category, [], round(votes[best_category], 4), "human")
+
+    def add_articles(self, articles: Iterable[Mapping[str, str]]) -> None:
+        """Make legal-education articles ({id, title, body, category}) answerable; safe while answering."""
+        self.retriever.add_articles(articles)
+
+
+def _balanced(weights: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """Sample weights that give every label about the same total weight (square-root damped)."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    mean = sum(counts.values()) / len(counts)
+    return np.array([w * (mean / counts[label]) ** 0.5 for w, label in zip(weights, labels, strict=True)])
+
+
+def _taxonomy_examples(content: Content) -> list[Example]:
+    """Each category's name, description and keywords as short training texts."""
+    examples = []
+    for category in content.categories:
+        intent = "other" if category.code == OUT_OF_SCOPE else "report"
+        for text in (category.name, category.description, *category.keywords):
+            if text:
+                examples.append(Example(text=text, intent=intent, category=category.code))
+    return examples
+
+
+def _looks_like_question(text: str) -> bool:
+    return any(
+        marker in text
+        for marker in ("?", "吗", "怎么", "如何", "能不能", "可不可以", "是否", "算不算", "多少", "哪些")
+    )
+
+
+def _excerpt(body: str, limit: int = 120) -> str:
+    body = " ".join(body.split())
+    return body if len(body) <= limit else body[:limit] + "…"

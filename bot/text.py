@@ -1,0 +1,129 @@
+"""Text normalisation, synonym folding and the bot's own jieba tokenizer."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import ahocorasick
+import jieba
+
+from bot.content import Synonym
+
+_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
+_CJK_OR_ALNUM = re.compile(r"[\u4e00-\u9fffa-z0-9]")
+
+# Words too common to tell questions apart in BM25 (our own short list: function words and chat filler).
+_STOPWORD_TEXT = """
+    的 了 吗 呢 吧 啊 呀 么 嘛 哦 哈 着 过 和 与 及 或 而 也 都 就 还 又 再 很 太 真 挺 比较 非常 特别
+    我 我们 你 您 你们 他 她 它 他们 她们 人家 自己 这 那 这个 那个 这些 那些 这里 那里 这样 那样 这种 那种
+    是 在 有 没 没有 不 会 能 要 想 让 给 把 被 对 向 从 到 于 以 为 因为 所以 但是 但 如果 就是 还是 可是
+    请问 请 问 问一下 一下 咨询 想问 想问一下 你好 您好 谢谢 麻烦 老师 律师 小区 我家 家里 现在 已经
+    一个 一些 什么 怎么 怎么办 怎样 如何 多少 哪些 哪里 哪个 为什么 吗 可以 能否 是否 应该 需要
+    上 下 里 中 内 外 前 后 个 些 点 去 来 说 做 好 多 少 几 才 跟 往 用 得 地 等 将 该 各 每 其 此 之 所 且 并
+    今年 今天 明天 昨天 时候 问题 情况 事情 东西 一直 总是 经常 好像 感觉 觉得 知道 希望 谢谢您 急 呀
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width (NFKC), lower case, one space for any run of white space (one line
+    break where the run had one: a title and its body stay separate sentences)."""
+    text = unicodedata.normalize("NFKC", text or "").strip().lower()
+    return _SPACES.sub(lambda m: "\n" if "\n" in m.group() else " ", text)
+
+
+def char_units(text: str) -> list[str]:
+    """The text as Chinese characters, ASCII words and numbers, dropping punctuation and spaces."""
+    return _WORD.findall(text)
+
+
+class SynonymFolder:
+    """Rewrites every variant to its canonical word (leftmost-longest), so the model sees one spelling."""
+
+    def __init__(self, synonyms: Iterable[Synonym]) -> None:
+        self._automaton: ahocorasick.Automaton | None = None
+        pairs: dict[str, str] = {}
+        for synonym in synonyms:
+            canonical = normalise(synonym.canonical)
+            for variant in synonym.variants:
+                variant = normalise(variant)
+                if variant and variant != canonical:
+                    pairs.setdefault(variant, canonical)
+        if pairs:
+            automaton = ahocorasick.Automaton()
+            for variant, canonical in pairs.items():
+                automaton.add_word(variant, (len(variant), canonical))
+            automaton.make_automaton()
+            self._automaton = automaton
+        self.canonical_words = sorted(set(pairs.values()))
+        self.variant_words = sorted(pairs)
+
+    def fold(self, text: str) -> str:
+        if self._automaton is None or not text:
+            return text
+        spans = [
+            (end - length + 1, end + 1, canonical) for end, (length, canonical) in self._automaton.iter(text)
+        ]
+        if not spans:
+            return text
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out, position = [], 0
+        for start, end, canonical in spans:
+            if start < position:
+                continue
+            out.append(text[position:start])
+            out.append(canonical)
+            position = end
+        out.append(text[position:])
+        return "".join(out)
+
+
+# jieba's main dictionary without its rarest words (frequency below this) loads in well under half the
+# time; our own dictionary and place names are added back on top, so domain words are not lost.
+MIN_WORD_FREQ = 10
+# jieba's HMM guesses words missing from the dictionary; our features also carry character n-grams.
+HMM = True
+
+
+def _main_dictionary(min_word_freq: int) -> Path:
+    """jieba's bundled dictionary, trimmed to words of at least `min_word_freq`; written once to the
+    temporary folder (as jieba writes its own cache there) and reused by later processes."""
+    bundled = Path(jieba.__file__).with_name("dict.txt")
+    if min_word_freq <= 1:
+        return bundled
+    folder = Path(tempfile.gettempdir()) / "qingpu-bot"
+    trimmed = folder / f"jieba-dict-{bundled.stat().st_size}-min{min_word_freq}.txt"
+    if not trimmed.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with bundled.open(encoding="utf-8") as source:
+            lines = [line for line in source if int(line.split(" ", 2)[1]) >= min_word_freq]
+        partial = trimmed.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text("".join(lines), encoding="utf-8")
+        os.replace(partial, trimmed)  # atomic: a concurrent process sees the whole file or none
+    return trimmed
+
+
+class Tokenizer:
+    """A dedicated jieba Tokenizer with our dictionary and place names; the global jieba is never touched."""
+
+    def __init__(
+        self, dictionary: Path | None = None, words: Iterable[str] = (), min_word_freq: int = MIN_WORD_FREQ
+    ) -> None:
+        self._jieba = jieba.Tokenizer(str(_main_dictionary(min_word_freq)))
+        self._jieba.initialize()
+        if dictionary is not None:
+            self._jieba.load_userdict(str(dictionary))
+        for word in words:
+            # a high frequency keeps names whole; an explicit one avoids jieba's slow suggest_freq
+            if len(word) >= 2 and self._jieba.FREQ.get(word, 0) < 1000:
+                self._jieba.add_word(word, freq=1000)
+
+    def words(self, text: str) -> list[str]:
+        """jieba words of already normalised text, without punctuation or spaces."""
+        return [w for w in self._jieba.lcut(text, HMM=HMM) if _CJK_OR_ALNUM.search(w)]
