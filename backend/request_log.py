@@ -69,6 +69,9 @@ def configure_logging(level: str) -> None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("werkzeug").addFilter(_DropWerkzeugAccessLines())
+    logging.getLogger("jieba").setLevel(
+        logging.WARNING
+    )  # its start-up chatter says nothing an operator needs
 
 
 def init_app(app: Flask) -> None:
