@@ -22,4 +22,7 @@ class AppWorker(Worker):
 
             self.app = create_app()
         with self.app.app_context():
+            from backend.chat.nlu import current_nlu
+
+            current_nlu()  # built once here, shared by every work horse forked below
             return super().work(*args, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -15,17 +17,24 @@ from backend.org.services import write_gazetteer
 
 
 def current_nlu() -> Any:
-    """The app's bot; the first call in a process builds it (gunicorn --preload does it before forking)."""
+    """The app's bot; the first call in a process builds it (gunicorn --preload and the RQ worker do it
+    before forking). Estates imported later reach the bot when the processes restart."""
     if "nlu" in current_app.extensions:  # set by tests, or by a deployment that builds its own
         return current_app.extensions["nlu"]
     config = current_app.config["QINGPU"]
     if config.BOT_GAZETTEER:
         return load_nlu(config.content_dir, Path(config.BOT_GAZETTEER))
-    path = config.instance_dir / "bot-gazetteer.csv"
-    if not path.exists():
-        # write then rename, so that another process never reads half a file
-        fd, tmp = tempfile.mkstemp(dir=config.instance_dir, suffix=".csv")
-        os.close(fd)
-        write_gazetteer(get_session(), Path(tmp))
-        os.replace(tmp, path)
-    return load_nlu(config.content_dir, path)
+    return load_nlu(config.content_dir, _database_gazetteer(config.instance_dir, config.database_url))
+
+
+@functools.lru_cache(maxsize=4)
+def _database_gazetteer(instance_dir: Path, database_url: str) -> Path:
+    """This process's snapshot of the estates, named by its content so processes never overwrite each other."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=instance_dir, suffix=".csv")
+    os.close(fd)
+    write_gazetteer(get_session(), Path(tmp))
+    digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()[:16]
+    path = instance_dir / f"bot-gazetteer-{digest}.csv"
+    os.replace(tmp, path)
+    return path
