@@ -490,25 +490,16 @@ class SuperviseForm(Form):
     note: str = Field("", max_length=500)
 
 
-@console_bp.post("/cases/<number>/urge")
+@console_bp.post("/cases/<number>/urge", defaults={"kind": "urge"})
+@console_bp.post("/cases/<number>/supervise", defaults={"kind": "supervise"})
 @require(*BUREAU)
-def case_urge(number: str) -> Any:
+def case_supervision(number: str, kind: str) -> Any:
     form = parse(SuperviseForm)
     db = get_session()
-    supervision.urge_case(db, _case_in_scope(number), current_actor(), form.note, now())
+    act = supervision.urge_case if kind == "urge" else supervision.supervise_case
+    act(db, _case_in_scope(number), current_actor(), form.note, now())
     db.commit()
-    flash("已催办", "ok")
-    return redirect(url_for("console.case_page", number=number))
-
-
-@console_bp.post("/cases/<number>/supervise")
-@require(*BUREAU)
-def case_supervise(number: str) -> Any:
-    form = parse(SuperviseForm)
-    db = get_session()
-    supervision.supervise_case(db, _case_in_scope(number), current_actor(), form.note, now())
-    db.commit()
-    flash("已列入督办", "ok")
+    flash("已催办" if kind == "urge" else "已列入督办", "ok")
     return redirect(url_for("console.case_page", number=number))
 
 

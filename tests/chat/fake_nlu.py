@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask.testing import FlaskClient
+
+API = "/api/mp/v1/bot/messages"
+
 
 @dataclass
 class Meaning:
@@ -73,3 +77,10 @@ class FakeNlu:
             "未经规划许可搭建阳光房属于违法建筑。",
             sources=[{"law": "上海市拆除违法建筑若干规定", "article": "第七条"}],
         )
+
+
+def say(client: FlaskClient, token: str, text: str, session_id: str | None = None) -> dict:
+    body = {"text": text, **({"session_id": session_id} if session_id else {})}
+    response = client.post(API, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

@@ -13,7 +13,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from backend.cases.models import Case, CaseSource
 from backend.chat.store import ConversationStore
-from tests.chat.fake_nlu import FakeNlu
+from tests.chat.fake_nlu import FakeNlu, say
 
 API = "/api/mp/v1/bot/messages"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat's EncodingAESKey
@@ -25,13 +25,6 @@ def chat_client(app, client: FlaskClient):
     app.extensions["nlu"] = FakeNlu()
     yield client
     del app.extensions["nlu"]
-
-
-def say(client: FlaskClient, token: str, text: str, session_id: str | None = None) -> dict:
-    body = {"text": text, **({"session_id": session_id} if session_id else {})}
-    response = client.post(API, json=body, headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def test_filing_a_report_by_chat(chat_client: FlaskClient, session: Session, resident) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
 from backend.config import PROJECT_ROOT
+from tests.chat.fake_nlu import say
 
 API = "/api/mp/v1/bot/messages"
 
@@ -25,13 +26,6 @@ def bot_client(app, client: FlaskClient, real_bot):
     app.extensions["nlu"] = real_bot
     yield client
     del app.extensions["nlu"]
-
-
-def say(client: FlaskClient, token: str, text: str, session_id: str | None = None) -> dict:
-    body = {"text": text, **({"session_id": session_id} if session_id else {})}
-    response = client.post(API, json=body, headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def test_a_resident_files_a_report_in_chat(bot_client: FlaskClient, session: Session, resident) -> None:
