@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -113,37 +117,18 @@ class Bot:
         )
 
         reader = Reader(synonyms, tokenizer, spotter, places.mask)
-
-        def features(text: str) -> Counter[str]:
-            return reader.read(text).features
-
-        examples = [*content.examples, *_taxonomy_examples(content)]
-        weights = np.array(
-            [TAXONOMY_WEIGHT if i >= len(content.examples) else 1.0 for i in range(len(examples))]
+        tokenizer.remember_segmentations(
+            Path(tempfile.gettempdir()) / "qingpu-bot" / f"segmentations-{tokenizer.fingerprint}.json"
         )
-        raw = [features(e.text) for e in examples]
-        vectorizer = Vectorizer(raw)
-        matrix = vectorizer.transform(raw)
-        labelled = [i for i, e in enumerate(examples) if e.category]
-        category_model = _TextModel(
-            vectorizer,
-            SoftmaxRegression(content.category_codes, l2=L2).fit(
-                matrix[labelled],
-                [examples[i].category for i in labelled],
-                _balanced(weights[labelled], [examples[i].category for i in labelled]),
-            ),
-        )
-        intents = [e.intent for e in content.examples]
-        intent_model = None
-        if len(set(intents)) >= 2:
-            rows = list(range(len(content.examples)))
-            intent_model = _TextModel(
-                vectorizer,
-                SoftmaxRegression(list(INTENTS), l2=L2).fit(
-                    matrix[rows], intents, _balanced(weights[rows], intents)
-                ),
-            )
+
+        cache = _model_cache(content_dir, gazetteer, tokenizer.fingerprint)
+        models = _read_models(cache)
+        if models is None:
+            models = _train(content, reader)
+            _write_models(cache, models)
+        category_model, intent_model = models
         retriever = Retriever(content.faqs, lambda text: reader.read(text).terms())
+        tokenizer.stop_remembering()
         reader.read.cache_clear()  # training texts are not what residents will send
         return cls(content, places, reader, category_model, intent_model, retriever)
 
@@ -319,3 +304,67 @@ def _looks_like_question(text: str) -> bool:
 def _excerpt(body: str, limit: int = 120) -> str:
     body = " ".join(body.split())
     return body if len(body) <= limit else body[:limit] + "…"
+
+
+def _train(content: Content, reader: Reader) -> tuple[_TextModel, _TextModel | None]:
+    """The category and intent models, trained on our examples and the taxonomy's keywords."""
+
+    def features(text: str) -> Counter[str]:
+        return reader.read(text).features
+
+    examples = [*content.examples, *_taxonomy_examples(content)]
+    weights = np.array([TAXONOMY_WEIGHT if i >= len(content.examples) else 1.0 for i in range(len(examples))])
+    raw = [features(e.text) for e in examples]
+    vectorizer = Vectorizer(raw)
+    matrix = vectorizer.transform(raw)
+    labelled = [i for i, e in enumerate(examples) if e.category]
+    category_model = _TextModel(
+        vectorizer,
+        SoftmaxRegression(content.category_codes, l2=L2).fit(
+            matrix[labelled],
+            [examples[i].category for i in labelled],
+            _balanced(weights[labelled], [examples[i].category for i in labelled]),
+        ),
+    )
+    intents = [e.intent for e in content.examples]
+    intent_model = None
+    if len(set(intents)) >= 2:
+        rows = list(range(len(content.examples)))
+        intent_model = _TextModel(
+            vectorizer,
+            SoftmaxRegression(list(INTENTS), l2=L2).fit(
+                matrix[rows], intents, _balanced(weights[rows], intents)
+            ),
+        )
+    return category_model, intent_model
+
+
+def _model_cache(content_dir: Path, gazetteer: Path | None, tokenizer_fingerprint: str) -> Path:
+    """Where the trained models of exactly this content, code and dictionary are kept between processes."""
+    digest = hashlib.sha256(tokenizer_fingerprint.encode())
+    sources = sorted(Path(content_dir).rglob("*.toml")) + sorted(Path(content_dir).rglob("*.jsonl"))
+    sources += sorted(Path(__file__).parent.glob("*.py"))
+    if gazetteer is not None:
+        sources.append(Path(gazetteer))
+    for path in sources:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(np.__version__.encode())
+    return Path(tempfile.gettempdir()) / "qingpu-bot" / f"models-{digest.hexdigest()[:24]}.pickle"
+
+
+def _read_models(cache: Path) -> tuple[_TextModel, _TextModel | None] | None:
+    try:
+        with cache.open("rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+
+
+def _write_models(cache: Path, models: tuple[_TextModel, _TextModel | None]) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, cache)
+    except OSError:
+        pass  # training again next time only costs start-up time

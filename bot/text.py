@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -115,7 +117,18 @@ class Tokenizer:
     def __init__(
         self, dictionary: Path | None = None, words: Iterable[str] = (), min_word_freq: int = MIN_WORD_FREQ
     ) -> None:
-        self._jieba = jieba.Tokenizer(str(_main_dictionary(min_word_freq)))
+        self._known: dict[str, list[str]] = {}
+        self._learning = False
+        self._cache: Path | None = None
+        main = _main_dictionary(min_word_freq)
+        words = list(words)
+        fingerprint = hashlib.sha256()
+        for part in (str(main), str(main.stat().st_size), jieba.__version__, str(HMM), *sorted(set(words))):
+            fingerprint.update(part.encode() + b"\0")
+        if dictionary is not None:
+            fingerprint.update(dictionary.read_bytes())
+        self.fingerprint = fingerprint.hexdigest()[:24]
+        self._jieba = jieba.Tokenizer(str(main))
         self._jieba.initialize()
         if dictionary is not None:
             self._jieba.load_userdict(str(dictionary))
@@ -126,4 +139,33 @@ class Tokenizer:
 
     def words(self, text: str) -> list[str]:
         """jieba words of already normalised text, without punctuation or spaces."""
-        return [w for w in self._jieba.lcut(text, HMM=HMM) if _CJK_OR_ALNUM.search(w)]
+        known = self._known.get(text)
+        if known is not None:
+            return list(known)
+        words = [w for w in self._jieba.lcut(text, HMM=HMM) if _CJK_OR_ALNUM.search(w)]
+        if self._learning:
+            self._known[text] = words
+        return words
+
+    def remember_segmentations(self, cache: Path) -> None:
+        """Reuse (and, on a miss, later save) the segmentation of the training texts: segmenting them is
+        most of the start-up time, and the result depends only on the dictionary, which names the file."""
+        self._cache = cache
+        self._learning = True
+        try:
+            self._known = json.loads(cache.read_text(encoding="utf-8"))
+            self._learning = False  # a hit: nothing new to save
+        except (OSError, ValueError):
+            self._known = {}
+
+    def stop_remembering(self) -> None:
+        """Training is over: save what was learnt (atomically) and keep the table read-only."""
+        if self._learning and self._cache is not None:
+            try:
+                self._cache.parent.mkdir(parents=True, exist_ok=True)
+                partial = self._cache.with_suffix(f".{os.getpid()}.tmp")
+                partial.write_text(json.dumps(self._known, ensure_ascii=False), encoding="utf-8")
+                os.replace(partial, self._cache)
+            except OSError:
+                pass  # a read-only temporary folder only costs start-up time
+        self._learning = False
