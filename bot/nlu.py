@@ -31,6 +31,8 @@ MIN_SENTENCE_CHARS = 4
 L2 = 1e-4
 # Training weights: taxonomy keywords and descriptions are short, certain, but not how residents write.
 TAXONOMY_WEIGHT = 0.5
+# Asking about progress takes a line or two; past this length a message describes a problem.
+LONG_MESSAGE_CHARS = 60
 
 GREETING_ANSWER = "您好，我是青浦城管进社区小助手。您可以向我举报小区里的违法搭建、群租、占用楼道等问题，也可以问相关的法律规定。"
 OUT_OF_SCOPE_ANSWER = (
@@ -182,6 +184,8 @@ class Bot:
         if emergency:
             category, confidence = OUT_OF_SCOPE, 1.0
         intent = self._intent(normalised, reading.features, emergency, tracking_no)
+        if intent == "progress" and not tracking_no and len(normalised) > LONG_MESSAGE_CHARS:
+            intent = "report"  # a long letter that says "nobody has dealt with it yet" is a complaint
         if intent == "greeting" or (intent == "progress" and confidence < 0.5):
             category, confidence = None, 0.0
         elif reading.empty and not emergency and not tracking_no:
