@@ -25,4 +25,5 @@ class AppWorker(Worker):
             from backend.chat.nlu import current_nlu
 
             current_nlu()  # built once here, shared by every work horse forked below
+            self.app.extensions["db"].engine.dispose()  # no pooled connection may be inherited by a fork
             return super().work(*args, **kwargs)

@@ -7,3 +7,4 @@ from backend.chat.nlu import current_nlu
 app = create_app()
 with app.app_context():
     current_nlu()
+app.extensions["db"].engine.dispose()  # the workers forked from here open their own connections

@@ -111,7 +111,7 @@ def test_real_rq_worker_sees_committed_rows_and_never_rolled_back_jobs(app, redi
             timeout=120,
         )
         assert worker.returncode == 0, worker.stderr
-        assert [v.decode() for v in redis.lrange(key, 0, -1)] == [name]
+        assert [v.decode() for v in redis.lrange(key, 0, -1)] == [name], worker.stderr[-3000:]
         assert job_queue.rq.count == 0
     finally:
         redis.delete(key)

@@ -12,7 +12,6 @@ from typing import Any
 from flask import current_app
 
 from backend.chat.services import load_nlu
-from backend.db import get_session
 from backend.org.services import write_gazetteer
 
 
@@ -33,7 +32,8 @@ def _database_gazetteer(instance_dir: Path, database_url: str) -> Path:
     instance_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=instance_dir, suffix=".csv")
     os.close(fd)
-    write_gazetteer(get_session(), Path(tmp))
+    with current_app.extensions["db"].sessionmaker() as session:  # short: never a transaction left open
+        write_gazetteer(session, Path(tmp))
     digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()[:16]
     path = instance_dir / f"bot-gazetteer-{digest}.csv"
     os.replace(tmp, path)
