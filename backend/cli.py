@@ -12,12 +12,18 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from backend import migrate
+from backend.config import Config
 from backend.db import get_session
 from backend.messages.services import enqueue_notification, pending_notifications
 from backend.org.services import import_estates
 from backend.seed import seed_content
 
 ESTATE_COLUMNS = {"estate", "street_or_town", "address"}
+
+
+def _config() -> Config:
+    # backend.app imports this module, so its get_config cannot be imported here
+    return current_app.config["QINGPU"]
 
 
 def init_app(app: Flask) -> None:
@@ -36,10 +42,6 @@ def init_app(app: Flask) -> None:
     from backend.hotline.cli import hotline_group
 
     app.cli.add_command(hotline_group)
-
-
-def _config():  # noqa: ANN202
-    return current_app.config["QINGPU"]
 
 
 @click.group("db", help="Database migrations (Alembic).")

@@ -11,6 +11,7 @@ from backend.cases.models import Case, CaseStatus
 from backend.cases.services import (
     ReportInput,
     find_similar,
+    get_case,
     get_case_for_resident,
     list_resident_cases,
     public_events,
@@ -174,8 +175,6 @@ def post_support(path: TrackingPath) -> dict:
     """「我也遇到」：关注一条相似的未办结反映，并随它收到进展消息。"""
     user = current_user()
     session = get_session()
-    from backend.cases.services import get_case
-
     case = get_case(session, path.tracking_no)
     added = support_case(session, case, user)
     session.commit()

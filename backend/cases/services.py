@@ -30,6 +30,7 @@ from backend.cases.workflow import (
     STATUS_LABELS,
     SYSTEM,
     TIMED,
+    TRANSITIONS,
     Actor,
     Role,
     check_transition,
@@ -554,8 +555,6 @@ def _tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.date
 
 def public_text(case: Case, event: CaseEvent) -> str:
     """What the reporter reads about an event: the public label, with the public reply on resolution."""
-    from backend.cases.workflow import TRANSITIONS
-
     rule = TRANSITIONS.get(event.action)
     label = rule.label if rule else event.action
     if event.action == "dispatch" and case.squad is not None:

@@ -82,20 +82,24 @@ def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:
 
 def find_town(session: Session, text: str) -> Town | None:
     """A town by code, full name (夏阳街道) or short name (夏阳)."""
-    text = text.strip()
-    if not text:
-        return None
-    for town in _towns(session):
-        if text in {town.code, town.name, town.name.removesuffix("街道").removesuffix("镇")}:
-            return town
-    return None
+    return town_index(session).get(text.strip())
+
+
+def town_index(session: Session) -> dict[str, Town]:
+    """Every way a town is written (code, full name, short name) → the town; read once, used per row."""
+    index: dict[str, Town] = {}
+    for town in list_towns(session):
+        for key in (town.code, town.name, town.name.removesuffix("街道").removesuffix("镇")):
+            index[key] = town
+    return index
 
 
 def seed_key_estates(session: Session, estates: Iterable[EstateSeed]) -> ImportReport:
     """Create or update the notice's key estates and mark them as key."""
     report = ImportReport()
+    towns = town_index(session)
     for line, seed in enumerate(estates, start=1):
-        town = find_town(session, seed.town)
+        town = towns.get(seed.town.strip())
         if town is None:
             report.skipped.append((line, f"unknown town {seed.town!r}"))
             continue
@@ -109,6 +113,7 @@ def import_estates(session: Session, rows: Iterable[Mapping[str, str | None]]) -
     (separated by |) and `property_company`. Idempotent: a blank cell never erases what we know, aliases
     are only added, and the same name in two towns is two estates. Row numbers count the header as 1."""
     report = ImportReport()
+    towns = town_index(session)
     seen: dict[tuple[int, str], int] = {}
     for line, row in enumerate(rows, start=2):
         name = (row.get("estate") or "").strip()
@@ -116,7 +121,7 @@ def import_estates(session: Session, rows: Iterable[Mapping[str, str | None]]) -
         if not name:
             report.skipped.append((line, "blank estate name"))
             continue
-        town = find_town(session, town_text)
+        town = towns.get(town_text)
         if town is None:
             report.skipped.append((line, f"unknown town {town_text!r}" if town_text else "blank town"))
             continue
@@ -194,10 +199,6 @@ def _get_or_create_company(session: Session, name: str) -> PropertyCompany:
 
 
 def list_towns(session: Session) -> list[Town]:
-    return _towns(session)
-
-
-def _towns(session: Session) -> list[Town]:
     return list(session.scalars(select(Town).options(selectinload(Town.squad)).order_by(Town.position)))
 
 

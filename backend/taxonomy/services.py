@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -133,10 +131,3 @@ def list_categories(session: Session) -> list[Category]:
             .order_by(Category.position)
         )
     )
-
-
-def group_names(session: Session) -> dict[str, str]:
-    return {g.code: g.name for g in session.scalars(select(CategoryGroup))}
-
-
-__all__: Iterable[str] = ("CATEGORY_CODES", "TaxonomySeed", "list_categories", "seed_taxonomy")
