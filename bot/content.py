@@ -80,6 +80,9 @@ class Example:
 class Synonym:
     canonical: str
     variants: tuple[str, ...]
+    # the variants are left as written in a message that contains any of these words (a bare 违章 in a
+    # message about 交警 and 扣分 is a traffic offence, not an illegal building)
+    unless: tuple[str, ...] = ()
 
 
 @dataclass
@@ -234,7 +237,11 @@ def _load_synonyms(path: Path) -> list[Synonym]:
     if not path.exists():
         return []
     return [
-        Synonym(canonical=str(s["canonical"]).strip(), variants=_strings(s.get("variants")))
+        Synonym(
+            canonical=str(s["canonical"]).strip(),
+            variants=_strings(s.get("variants")),
+            unless=_strings(s.get("unless")),
+        )
         for s in _toml(path).get("synonyms", [])
         if str(s.get("canonical", "")).strip()
     ]

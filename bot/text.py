@@ -46,38 +46,41 @@ def char_units(text: str) -> list[str]:
 
 
 class SynonymFolder:
-    """Rewrites every variant to its canonical word (leftmost-longest), so the model sees one spelling."""
+    """Rewrites every variant to its canonical word (leftmost-longest), so the model sees one spelling.
+    A group's `unless` words keep its variants as written in a message that contains any of them."""
 
     def __init__(self, synonyms: Iterable[Synonym]) -> None:
         self._automaton: ahocorasick.Automaton | None = None
-        pairs: dict[str, str] = {}
+        pairs: dict[str, tuple[str, tuple[str, ...]]] = {}
         for synonym in synonyms:
             canonical = normalise(synonym.canonical)
+            unless = tuple(normalise(w) for w in synonym.unless if w)
             for variant in synonym.variants:
                 variant = normalise(variant)
                 if variant and variant != canonical:
-                    pairs.setdefault(variant, canonical)
+                    pairs.setdefault(variant, (canonical, unless))
         if pairs:
             automaton = ahocorasick.Automaton()
-            for variant, canonical in pairs.items():
-                automaton.add_word(variant, (len(variant), canonical))
+            for variant, (canonical, unless) in pairs.items():
+                automaton.add_word(variant, (len(variant), canonical, unless))
             automaton.make_automaton()
             self._automaton = automaton
-        self.canonical_words = sorted(set(pairs.values()))
+        self.canonical_words = sorted({canonical for canonical, _ in pairs.values()})
         self.variant_words = sorted(pairs)
 
     def fold(self, text: str) -> str:
         if self._automaton is None or not text:
             return text
         spans = [
-            (end - length + 1, end + 1, canonical) for end, (length, canonical) in self._automaton.iter(text)
+            (end - length + 1, end + 1, canonical, unless)
+            for end, (length, canonical, unless) in self._automaton.iter(text)
         ]
         if not spans:
             return text
         spans.sort(key=lambda s: (s[0], -s[1]))
         out, position = [], 0
-        for start, end, canonical in spans:
-            if start < position:
+        for start, end, canonical, unless in spans:
+            if start < position or (unless and any(word in text for word in unless)):
                 continue
             out.append(text[position:start])
             out.append(canonical)

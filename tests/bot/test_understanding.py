@@ -142,3 +142,29 @@ def test_nothing_to_read(bot, text):
     u = bot.understand(text)
     assert (u.intent, u.category, u.confidence) == ("other", None, 0.0)
     assert bot.answer(text).fallback == "human"
+
+
+@pytest.mark.parametrize(
+    ("text", "folded", "kept"),
+    [
+        ("小区里违章太多了", "违建", "违章"),
+        ("交警说我还有一条违章没处理，扣了三分", "违章", "违建"),
+        ("楼上天天往楼下扔垃圾", "乱扔垃圾", "高空抛物"),
+        ("楼上小孩往楼下扔玩具", "高空抛物", "乱扔垃圾"),
+    ],
+)
+def test_synonyms_fold_by_context(bot, text, folded, kept):
+    """A bare 违章 is an illegal building unless the message is about traffic; rubbish thrown from a
+    window is dumped rubbish, anything else thrown is 高空抛物."""
+    reading = bot.reader.read(text)
+    assert folded in reading.folded
+    assert kept not in reading.folded
+
+
+def test_an_unless_word_keeps_only_its_own_group_as_written():
+    from bot.content import Synonym
+    from bot.text import SynonymFolder
+
+    folder = SynonymFolder([Synonym("违建", ("违章",), unless=("交警",)), Synonym("乱停车", ("违停",))])
+    assert folder.fold("交警说违章还有违停") == "交警说违章还有乱停车"
+    assert folder.fold("违章还有违停") == "违建还有乱停车"
