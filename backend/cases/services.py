@@ -685,6 +685,7 @@ def open_case_for_triage(session: Session) -> list[Case]:
             select(Case)
             .where(Case.status.in_([s.value for s in OPEN]))
             .where(or_(Case.squad_id.is_(None), Case.category_confirmed.is_(False)))
+            .options(selectinload(Case.category), selectinload(Case.estate))
             .order_by(Case.priority.desc(), Case.created_at)
         )
     )

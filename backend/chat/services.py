@@ -17,7 +17,7 @@ from backend.cases.services import ReportInput, get_case_for_resident, list_resi
 from backend.cases.workflow import STATUS_LABELS
 from backend.chat.store import ConversationStore
 from backend.errors import AppError
-from backend.org.services import find_estate
+from backend.org.services import find_estate, find_town
 from bot.dialogue import Reply, respond
 
 
@@ -70,7 +70,9 @@ def _file(
     now: dt.datetime | None,
 ) -> ChatReply:
     description = str(report.get("description", ""))[:1000]
-    estate = find_estate(session, report["estate"], report.get("street")) if report.get("estate") else None
+    street = report.get("street")
+    town = find_town(session, street) if street else None
+    estate = find_estate(session, report["estate"], town) if report.get("estate") else None
     category = report.get("category")
     data = ReportInput(
         description=description,

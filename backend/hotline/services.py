@@ -18,8 +18,8 @@ from backend.cases.models import Case, CaseSource
 from backend.cases.services import ReportInput, submit_report
 from backend.errors import AppError, Conflict, FieldError, Unauthorized, ValidationFailed, field_errors
 from backend.hotline.models import HotlineClient
-from backend.org.models import Estate, EstateAlias, Town
-from backend.org.services import find_town
+from backend.org.models import Estate, Town
+from backend.org.services import find_estate, find_town
 from backend.taxonomy.services import CATEGORY_CODES
 
 KEY_BYTES = 32
@@ -128,7 +128,7 @@ def intake_order(
     if existing is not None:
         return existing, False
     town = find_town(session, order.town) if order.town else None
-    estate = _find_estate(session, order.estate, town) if order.estate else None
+    estate = find_estate(session, order.estate, town) if order.estate else None
     data = ReportInput(
         description=order.content,
         category=order.category,
@@ -163,24 +163,6 @@ def _case_of_order(session: Session, order_no: str, *, latest: bool = False) -> 
         # a locking read sees the row another transaction committed, past our snapshot
         query = query.with_for_update(read=True).execution_options(populate_existing=True)
     return session.scalar(query)
-
-
-def _find_estate(session: Session, text: str, town: Town | None) -> Estate | None:
-    """The one estate called `text` (a name first, else an alias), within `town` when known; None when
-    there is none or the name is ambiguous: a wrong squad costs more than the bureau's triage."""
-    by_name = select(Estate).where(Estate.name == text)
-    by_alias = (
-        select(Estate).join(EstateAlias, EstateAlias.estate_id == Estate.id).where(EstateAlias.alias == text)
-    )
-    for query in (by_name, by_alias):
-        if town is not None:
-            query = query.where(Estate.town_id == town.id)
-        found = list(session.scalars(query.limit(2)))
-        if len(found) == 1:
-            return found[0]
-        if found:
-            return None
-    return None
 
 
 def _address(order: HotlineOrder, town: Town | None, estate: Estate | None) -> str:

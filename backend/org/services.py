@@ -81,8 +81,16 @@ def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:
 
 
 def find_town(session: Session, text: str) -> Town | None:
-    """A town by code, full name (夏阳街道) or short name (夏阳)."""
-    return town_index(session).get(text.strip())
+    """A town by code, full name (夏阳街道) or short name (夏阳), in one query."""
+    key = text.strip()
+    if not key:
+        return None
+    return session.scalar(
+        select(Town)
+        .where(or_(Town.code == key, Town.name.in_([key, key + "街道", key + "镇"])))
+        .order_by(Town.position)
+        .limit(1)
+    )
 
 
 def town_index(session: Session) -> dict[str, Town]:
@@ -239,10 +247,9 @@ def search_estates(
     return Page(list(items), page, per_page, total)
 
 
-def find_estate(session: Session, name: str, town_text: str | None = None) -> Estate | None:
-    """The estate called `name` (or with that alias), in the given town when one is named; None when there is
-    no such estate or the name is ambiguous across towns."""
-    town = find_town(session, town_text) if town_text else None
+def find_estate(session: Session, name: str, town: Town | None = None) -> Estate | None:
+    """The estate called `name` (a name first, else an alias), within `town` when given; None when there is
+    no such estate or the name is ambiguous: a wrong squad costs more than the bureau's triage."""
     query = select(Estate).outerjoin(EstateAlias).where(or_(Estate.name == name, EstateAlias.alias == name))
     if town is not None:
         query = query.where(Estate.town_id == town.id)
