@@ -7,7 +7,7 @@ from flask_openapi3 import Tag
 from backend.app import get_config
 from backend.db import get_session
 from backend.errors import ErrorBody, FieldError, ValidationFailed
-from backend.messages.services import add_subscription_credit, list_messages, mark_read
+from backend.messages.services import add_subscription_credit, list_messages, mark_read, unread_count
 from miniprogram_api.auth import BEARER, current_user
 from miniprogram_api.blueprint import mp_api
 from miniprogram_api.schemas import (
@@ -54,8 +54,7 @@ def post_messages_read(body: ReadBody) -> dict:
     session = get_session()
     updated = mark_read(session, user.id, body.ids)
     session.commit()
-    _page, unread = list_messages(session, user.id, page=1, per_page=1)
-    return ReadOut(updated=updated, unread=unread).model_dump()
+    return ReadOut(updated=updated, unread=unread_count(session, user.id)).model_dump()
 
 
 @mp_api.post(

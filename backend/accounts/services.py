@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from backend.accounts.models import AuthToken, User
 from backend.db import utcnow
@@ -74,7 +74,9 @@ def issue_token(
 def authenticate(session: Session, token: str, *, now: dt.datetime | None = None) -> User:
     """The user a bearer token belongs to; Unauthorized if it is unknown, expired or revoked."""
     now = now or utcnow()
-    row = session.scalar(select(AuthToken).where(AuthToken.token_hash == _hash(token)))
+    row = session.scalar(
+        select(AuthToken).where(AuthToken.token_hash == _hash(token)).options(joinedload(AuthToken.user))
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("登录已失效，请重新登录", code="invalid_token")
     return row.user

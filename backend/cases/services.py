@@ -611,7 +611,7 @@ def list_resident_cases(session: Session, user: User, *, page: int, per_page: in
     query = select(Case).where(Case.reporter_id == user.id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = session.scalars(
-        query.options(selectinload(Case.category))
+        query.options(selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad))
         .order_by(Case.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)

@@ -115,19 +115,22 @@ def list_messages(session: Session, user_id: int, *, page: int, per_page: int) -
     """The user's messages, newest first, and how many are unread."""
     query = select(Message).where(Message.user_id == user_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    unread = (
-        session.scalar(
-            select(func.count(Message.id)).where(Message.user_id == user_id, Message.read_at.is_(None))
-        )
-        or 0
-    )
     items = session.scalars(
         query.options(selectinload(Message.case))
         .order_by(Message.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    return Page(list(items), page, per_page, total), unread
+    return Page(list(items), page, per_page, total), unread_count(session, user_id)
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(Message.id)).where(Message.user_id == user_id, Message.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_read(

@@ -106,12 +106,13 @@ def seed_key_estates(session: Session, estates: Iterable[EstateSeed]) -> ImportR
     """Create or update the notice's key estates and mark them as key."""
     report = ImportReport()
     towns = town_index(session)
+    known = _KnownEstates.load(session)
     for line, seed in enumerate(estates, start=1):
         town = towns.get(seed.town.strip())
         if town is None:
             report.skipped.append((line, f"unknown town {seed.town!r}"))
             continue
-        _upsert_estate(session, report, town, seed.name, seed.address, seed.aliases, None, is_key=True)
+        known.upsert(session, report, town, seed.name, seed.address, seed.aliases, None, is_key=True)
     session.flush()
     return report
 
@@ -122,6 +123,7 @@ def import_estates(session: Session, rows: Iterable[Mapping[str, str | None]]) -
     are only added, and the same name in two towns is two estates. Row numbers count the header as 1."""
     report = ImportReport()
     towns = town_index(session)
+    known = _KnownEstates.load(session)
     seen: dict[tuple[int, str], int] = {}
     for line, row in enumerate(rows, start=2):
         name = (row.get("estate") or "").strip()
@@ -138,7 +140,7 @@ def import_estates(session: Session, rows: Iterable[Mapping[str, str | None]]) -
             continue
         seen[town.id, name] = line
         aliases = [a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()]
-        _upsert_estate(
+        known.upsert(
             session,
             report,
             town,
@@ -151,59 +153,69 @@ def import_estates(session: Session, rows: Iterable[Mapping[str, str | None]]) -
     return report
 
 
-def _upsert_estate(
-    session: Session,
-    report: ImportReport,
-    town: Town,
-    name: str,
-    address: str,
-    aliases: list[str],
-    company_name: str | None,
-    *,
-    is_key: bool = False,
-) -> Estate:
-    estate = session.scalar(
-        select(Estate)
-        .where(Estate.town_id == town.id, Estate.name == name)
-        .options(selectinload(Estate.aliases))
-    )
-    created = estate is None
-    if estate is None:
-        estate = Estate(name=name, town=town, address="", is_key=False)
-        session.add(estate)
-    changed = False
-    if address and estate.address != address:
-        estate.address = address
-        changed = True
-    if is_key and not estate.is_key:
-        estate.is_key = True
-        changed = True
-    if company_name:
-        company = _get_or_create_company(session, company_name)
-        if estate.property_company is not company:
-            estate.property_company = company
-            changed = True
-    known = {a.alias for a in estate.aliases}
-    for alias in dict.fromkeys(aliases):
-        if alias not in known and alias != name:
-            estate.aliases.append(EstateAlias(alias=alias))
-            changed = True
-    if created:
-        report.added += 1
-    elif changed:
-        report.updated += 1
-    else:
-        report.unchanged += 1
-    return estate
+@dataclass
+class _KnownEstates:
+    """The estates (with aliases and companies) and property companies already stored, read once per import
+    instead of once per row; rows added by the import join them."""
 
+    estates: dict[tuple[int, str], Estate]
+    companies: dict[str, PropertyCompany]
 
-def _get_or_create_company(session: Session, name: str) -> PropertyCompany:
-    company = session.scalar(select(PropertyCompany).where(PropertyCompany.name == name))
-    if company is None:
-        company = PropertyCompany(name=name)
-        session.add(company)
-        session.flush()
-    return company
+    @classmethod
+    def load(cls, session: Session) -> _KnownEstates:
+        estates = session.scalars(
+            select(Estate).options(selectinload(Estate.aliases), selectinload(Estate.property_company))
+        )
+        return cls(
+            estates={(e.town_id, e.name): e for e in estates},
+            companies={c.name: c for c in session.scalars(select(PropertyCompany))},
+        )
+
+    def upsert(
+        self,
+        session: Session,
+        report: ImportReport,
+        town: Town,
+        name: str,
+        address: str,
+        aliases: list[str],
+        company_name: str | None,
+        *,
+        is_key: bool = False,
+    ) -> Estate:
+        estate = self.estates.get((town.id, name))
+        created = estate is None
+        if estate is None:
+            estate = Estate(name=name, town=town, address="", is_key=False)
+            session.add(estate)
+            self.estates[town.id, name] = estate
+        changed = False
+        if address and estate.address != address:
+            estate.address = address
+            changed = True
+        if is_key and not estate.is_key:
+            estate.is_key = True
+            changed = True
+        if company_name:
+            company = self.companies.get(company_name)
+            if company is None:
+                company = self.companies[company_name] = PropertyCompany(name=company_name)
+                session.add(company)
+            if estate.property_company is not company:
+                estate.property_company = company
+                changed = True
+        known = {a.alias for a in estate.aliases}
+        for alias in dict.fromkeys(aliases):
+            if alias not in known and alias != name:
+                estate.aliases.append(EstateAlias(alias=alias))
+                changed = True
+        if created:
+            report.added += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+        return estate
 
 
 def list_towns(session: Session) -> list[Town]:
