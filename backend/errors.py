@@ -192,9 +192,10 @@ def register_error_handlers(app: Flask) -> None:
             description=exc.description or "",
         )
         response = error_response(body, status)
+        original = exc.get_response().headers
         for header in ("Allow", "Retry-After"):
-            if exc.get_response().headers.get(header):
-                response.headers[header] = exc.get_response().headers[header]
+            if original.get(header):
+                response.headers[header] = original[header]
         return response
 
     @app.errorhandler(Exception)

@@ -67,11 +67,10 @@ def configure_logging(level: str) -> None:
         )
         handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
+        logging.getLogger("werkzeug").addFilter(_DropWerkzeugAccessLines())
+        # jieba's start-up chatter says nothing an operator needs
+        logging.getLogger("jieba").setLevel(logging.WARNING)
     root.setLevel(level.upper())
-    logging.getLogger("werkzeug").addFilter(_DropWerkzeugAccessLines())
-    logging.getLogger("jieba").setLevel(
-        logging.WARNING
-    )  # its start-up chatter says nothing an operator needs
 
 
 def init_app(app: Flask) -> None:

@@ -21,9 +21,8 @@ class AppWorker(Worker):
             from backend import create_app
 
             self.app = create_app()
-        with self.app.app_context():
-            from backend.chat.nlu import current_nlu
+        from backend.chat.nlu import prepare_for_fork
 
-            current_nlu()  # built once here, shared by every work horse forked below
-            self.app.extensions["db"].engine.dispose()  # no pooled connection may be inherited by a fork
+        prepare_for_fork(self.app)  # the bot is shared by every work horse forked below
+        with self.app.app_context():
             return super().work(*args, **kwargs)

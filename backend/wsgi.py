@@ -2,9 +2,7 @@
 before the workers fork, so they share its memory."""
 
 from backend import create_app
-from backend.chat.nlu import current_nlu
+from backend.chat.nlu import prepare_for_fork
 
 app = create_app()
-with app.app_context():
-    current_nlu()
-app.extensions["db"].engine.dispose()  # the workers forked from here open their own connections
+prepare_for_fork(app)

@@ -40,10 +40,7 @@ def login_with_openid(
 ) -> IssuedToken:
     """Find or create the user of `openid`, remember WeChat's session key, and issue a new token."""
     now = now or utcnow()
-    user = session.scalar(select(User).where(User.openid == openid))
-    if user is None:
-        user = User(openid=openid, nickname=nickname)
-        session.add(user)
+    user = get_or_create_user(session, openid)
     if session_key is not None:
         user.wechat_session_key = session_key
     if unionid:
@@ -53,6 +50,16 @@ def login_with_openid(
     user.last_login_at = now
     session.flush()
     return issue_token(session, user, ttl=ttl, now=now)
+
+
+def get_or_create_user(session: Session, openid: str) -> User:
+    """The user of `openid`, created (without a nickname) on first sight."""
+    user = session.scalar(select(User).where(User.openid == openid))
+    if user is None:
+        user = User(openid=openid, nickname="")
+        session.add(user)
+        session.flush()
+    return user
 
 
 def dev_openid(nickname: str) -> str:

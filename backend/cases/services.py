@@ -65,7 +65,6 @@ DEPARTMENTS = {
     "market": "市场监管",
 }
 RETURN_REASONS = {"not_our_area": "不属本辖区", "not_our_duty": "不属城管职责", "incomplete": "信息不全"}
-CLOSED_STATES = {CaseStatus.CLOSED, CaseStatus.WITHDRAWN, CaseStatus.MERGED}
 
 
 @dataclass(frozen=True)
@@ -819,16 +818,7 @@ INBOX_TABS = {
     "overdue": "已超期",
     "all": "全部",
 }
-_IN_PROGRESS = [
-    s.value
-    for s in (
-        CaseStatus.SIGNED,
-        CaseStatus.INVESTIGATING,
-        CaseStatus.VERIFIED,
-        CaseStatus.HANDLING,
-        CaseStatus.TRANSFERRED,
-    )
-]
+_IN_PROGRESS = [s.value for s in TIMED - {CaseStatus.DISPATCHED}]  # signed, not yet closed
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ MAX_EXTENSION_DAYS = 30
 
 # The states in which the squad holds the case and a deadline runs. A returned case waits for the bureau
 # and a case without a squad sits in the bureau's triage queue: neither is the squad's delay.
-TIMED_STATES = TIMED
-_TIMED = [s.value for s in TIMED_STATES]
+_TIMED = [s.value for s in TIMED]
 _STAGE_LABELS = {
     CaseStatus.DISPATCHED: "签收",
     CaseStatus.SIGNED: "到场核查",
@@ -91,7 +90,7 @@ def sweep_deadlines(
     ).all()
     for case in sorted(cases, key=lambda c: (c.due_at or now, c.id)):
         due_at = case.due_at
-        if due_at is None or case.squad_id is None or CaseStatus(case.status) not in TIMED_STATES:
+        if due_at is None or case.squad_id is None or CaseStatus(case.status) not in TIMED:
             continue  # changed since the first read
         if due_at > now:
             if due_at - now <= due_soon and not _due_soon_noticed(case, due_soon):
@@ -186,7 +185,7 @@ def _escalate(session: Session, case: Case, now: dt.datetime, escalate_after: dt
 
 def is_overdue(case: Case, now: dt.datetime) -> bool:
     """Whether the squad holds `case` and its current deadline has passed."""
-    return CaseStatus(case.status) in TIMED_STATES and case.due_at is not None and case.due_at <= now
+    return CaseStatus(case.status) in TIMED and case.due_at is not None and case.due_at <= now
 
 
 def overdue_cases(session: Session, now: dt.datetime, *, squad_id: int | None = None) -> list[Case]:
@@ -451,7 +450,7 @@ def _require_bureau(actor: Actor, message: str) -> None:
 
 
 def _require_timed(case: Case, message: str) -> None:
-    if CaseStatus(case.status) not in TIMED_STATES or case.due_at is None:
+    if CaseStatus(case.status) not in TIMED or case.due_at is None:
         raise Conflict(message, code="no_deadline", description=f"case is {case.status}")
 
 

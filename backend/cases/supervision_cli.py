@@ -9,10 +9,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.cases.supervision import sweep_deadlines
+from backend.clock import now
 from backend.db import get_session
-
-DEFAULT_DUE_SOON_HOURS = 4
-DEFAULT_ESCALATE_AFTER_HOURS = 24
 
 
 @click.group("cases", help="Cases (工单): time limits and supervision.")
@@ -25,10 +23,9 @@ def cases_group() -> None:
 def cases_sweep() -> None:
     """Tell squads of cases due soon or overdue, and the bureau of cases long overdue (idempotent)."""
     config = current_app.config["QINGPU"]
-    due_soon = dt.timedelta(hours=getattr(config, "DUE_SOON_HOURS", DEFAULT_DUE_SOON_HOURS))
-    escalate_after = dt.timedelta(hours=getattr(config, "ESCALATE_AFTER_HOURS", DEFAULT_ESCALATE_AFTER_HOURS))
-    now = current_app.extensions["clock"].now()
+    due_soon = dt.timedelta(hours=config.DUE_SOON_HOURS)
+    escalate_after = dt.timedelta(hours=config.ESCALATE_AFTER_HOURS)
     session = get_session()
-    report = sweep_deadlines(session, now, due_soon=due_soon, escalate_after=escalate_after)
+    report = sweep_deadlines(session, now(), due_soon=due_soon, escalate_after=escalate_after)
     session.commit()
     click.echo(report.summary())

@@ -195,6 +195,18 @@ def check_transition(
     return transition
 
 
+def allowed_transitions(
+    status: S, actor: Actor, *, reporter_id: int | None, squad_id: int | None
+) -> list[str]:
+    """The transitions `actor` may make now from `status` (what check_transition would let through)."""
+    return [
+        name
+        for name, transition in TRANSITIONS.items()
+        if status in transition.sources
+        and _may(transition, actor, reporter_id=reporter_id, squad_id=squad_id)
+    ]
+
+
 def _may(transition: Transition, actor: Actor, *, reporter_id: int | None, squad_id: int | None) -> bool:
     parties = transition.parties
     if actor.role is Role.SYSTEM:

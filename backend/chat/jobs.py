@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import select
 
-from backend.accounts.models import User
+from backend.accounts.services import get_or_create_user
 from backend.chat.nlu import current_nlu
 from backend.chat.services import converse
 from backend.clock import now
@@ -21,11 +20,7 @@ def reply_on_wechat(openid: str, text: str) -> str:
     gateway = current_app.extensions.get("wechat")
     config = current_app.config["QINGPU"]
     with database.sessionmaker() as session:
-        user = session.scalar(select(User).where(User.openid == openid))
-        if user is None:
-            user = User(openid=openid, nickname="")
-            session.add(user)
-            session.flush()
+        user = get_or_create_user(session, openid)
         reply = converse(
             session,
             current_nlu(),

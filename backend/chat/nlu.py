@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
 from backend.chat.services import load_nlu
 from backend.org.services import write_gazetteer
@@ -24,6 +24,14 @@ def current_nlu() -> Any:
     if config.BOT_GAZETTEER:
         return load_nlu(config.content_dir, Path(config.BOT_GAZETTEER))
     return load_nlu(config.content_dir, _database_gazetteer(config.instance_dir, config.database_url))
+
+
+def prepare_for_fork(app: Flask) -> None:
+    """Build the bot once before a process forks (gunicorn --preload, the RQ worker), so the children share
+    its memory, and close pooled connections, which no fork may inherit."""
+    with app.app_context():
+        current_nlu()
+    app.extensions["db"].engine.dispose()
 
 
 @functools.lru_cache(maxsize=4)

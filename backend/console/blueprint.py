@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from backend.cases.workflow import Actor, Role
 from backend.db import get_session
@@ -76,4 +76,4 @@ def _too_many(_exc: Exception) -> Any:
 
 @console_bp.app_context_processor
 def _inject() -> dict[str, Any]:
-    return {"staff": g.get("staff"), "app_config": current_app.config["QINGPU"]}
+    return {"staff": g.get("staff")}

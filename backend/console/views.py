@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from backend.audit.services import list_audit, record_audit
 from backend.cases import supervision
-from backend.cases.models import Case, CaseExtension, CaseSource, CaseStatus
+from backend.cases.models import SOURCE_LABELS, Case, CaseExtension, CaseSource, CaseStatus
 from backend.cases.services import (
     DEPARTMENTS,
     HANDLING_ACTIONS,
@@ -39,13 +39,13 @@ from backend.cases.workflow import (
     STATUS_LABELS,
     TRANSITIONS,
     Role,
-    check_transition,
+    allowed_transitions,
 )
 from backend.clock import now
 from backend.console import limiter
 from backend.console.blueprint import console_bp, current_actor, current_staff, require
 from backend.db import get_session
-from backend.errors import FieldError, Forbidden, NotFound, ValidationFailed, field_errors
+from backend.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_towns
 from backend.staff.services import (
@@ -74,11 +74,6 @@ REPLY_TEMPLATES = {
         "经现场核查，未发现反映的问题。如仍有发现，欢迎再次反映。",
     ],
     "mark_unfounded": ["经现场核查，未发现反映的违法行为。"],
-    "return": [
-        "该地址不属本中队辖区，请区局改派。",
-        "反映事项不属城管执法职责，建议转相关部门。",
-        "反映信息不全，无法核查。",
-    ],
 }
 
 
@@ -131,9 +126,9 @@ def login_post() -> Any:
     db = get_session()
     try:
         staff = authenticate_staff(db, form.username, form.password, now=now())
-    except Exception as exc:  # every refusal looks the same from outside
+    except Unauthorized as exc:  # every refusal looks the same from outside
         db.commit()  # keep the failed-attempt count
-        return render_template("console/login.html", error=getattr(exc, "message", "登录失败")), 401
+        return render_template("console/login.html", error=exc.message), 401
     db.commit()
     session.clear()
     session["staff_id"], session["staff_sv"] = staff.id, staff.session_version
@@ -275,17 +270,9 @@ def case_page(number: str) -> Any:
     actor = current_actor()
     record_case_view(db, case, actor, ip=client_ip(), now=now())
     db.commit()
-    allowed = []
-    for name in TRANSITIONS:
-        if name in {"submit", "withdraw", "rate"}:
-            continue
-        try:
-            check_transition(
-                name, CaseStatus(case.status), actor, reporter_id=case.reporter_id, squad_id=case.squad_id
-            )
-        except Exception:  # not allowed now: the button is not shown
-            continue
-        allowed.append(name)
+    allowed = allowed_transitions(
+        CaseStatus(case.status), actor, reporter_id=case.reporter_id, squad_id=case.squad_id
+    )
     extensions = list(
         db.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id).order_by(CaseExtension.id))
     )
@@ -296,7 +283,6 @@ def case_page(number: str) -> Any:
         transitions=TRANSITIONS,
         labels=STATUS_LABELS,
         masked_phone=mask_phone(case.contact_phone) if not case.anonymous else "",
-        revealed_phone=None,
         categories=[c for c in list_categories(db) if c.group_code],
         squads=[t.squad for t in list_towns(db) if t.squad],
         members=squad_members(db, case.squad_id) if case.squad_id else [],
@@ -677,9 +663,7 @@ def users_post() -> Any:
 
 @console_bp.app_template_filter("source")
 def source_label(value: str) -> str:
-    from backend.cases.models import SOURCE_LABELS
-
-    return SOURCE_LABELS.get(CaseSource(value), value) if value in CaseSource._value2member_map_ else value
+    return SOURCE_LABELS.get(value, value)  # CaseSource is a StrEnum: its plain values find the labels
 
 
 @console_bp.app_template_filter("local")

@@ -16,7 +16,6 @@ from backend.wechat import truncate_subscribe_data
 from backend.workcalendar import SHANGHAI
 
 CASE_STATUS = "case_status"  # the one kind of subscribe message so far: a case changed status
-KINDS = (CASE_STATUS,)
 MAX_CREDITS = 50  # WeChat grants are one-time; more than this is a client bug, not intent
 CASE_STATUS_FIELDS = {
     "thing1": "thing",
