@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from bot.content import Category
-from bot.text import STOPWORDS, normalise
+from bot.text import STOPWORDS, leftmost_longest, normalise
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 # How a message is put, whatever it is about: a question, or a report of what someone is doing.
@@ -45,17 +45,7 @@ class KeywordSpotter:
 
     def hits(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
         """(keyword, category codes) for each keyword occurrence, longest first where they overlap."""
-        spans = [
-            (end - length + 1, end + 1, keyword, codes)
-            for end, (length, keyword, codes) in self._automaton.iter(text)
-        ]
-        spans.sort(key=lambda s: (s[0], -s[1]))
-        chosen, position = [], 0
-        for start, end, keyword, codes in spans:
-            if start >= position:
-                chosen.append((keyword, codes))
-                position = end
-        return chosen
+        return [(keyword, codes) for _, _, (keyword, codes) in leftmost_longest(self._automaton, text)]
 
 
 def raw_features(text: str, words: Sequence[str], spotter: KeywordSpotter) -> Counter[str]:

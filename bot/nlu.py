@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from bot.classifier import SoftmaxRegression
 from bot.content import INTENTS, OUT_OF_SCOPE, Content, Example, load_content, load_gazetteer
@@ -71,15 +72,13 @@ class Understanding:
         return asdict(self)
 
 
-class _TextModel:
-    """Features and one classifier over them, trained at load time."""
+@dataclass(frozen=True)
+class _Models:
+    """The features learnt from the training texts and the classifiers over them, trained at load time."""
 
-    def __init__(self, vectorizer: Vectorizer, model: SoftmaxRegression) -> None:
-        self.vectorizer = vectorizer
-        self.model = model
-
-    def probabilities(self, features: Sequence[Counter[str]]) -> np.ndarray:
-        return self.model.predict_proba(self.vectorizer.transform(features))
+    vectorizer: Vectorizer
+    category: SoftmaxRegression
+    intent: SoftmaxRegression | None
 
 
 class Bot:
@@ -91,17 +90,16 @@ class Bot:
         content: Content,
         gazetteer: Gazetteer,
         reader: Reader,
-        category_model: _TextModel,
-        intent_model: _TextModel | None,
+        models: _Models,
         retriever: Retriever,
     ) -> None:
         self.content = content
         self.gazetteer = gazetteer
         self.reader = reader
         self.tokenizer = reader.tokenizer
-        self.category_model = category_model
-        self.intent_model = intent_model
+        self.models = models
         self.retriever = retriever
+        self._vectors = lru_cache(maxsize=512)(self._vectorise)
         self._category_scores = lru_cache(maxsize=512)(self._score_categories)
 
     @classmethod
@@ -128,11 +126,10 @@ class Bot:
         if models is None:
             models = _train(content, reader)
             _write_models(cache, models)
-        category_model, intent_model = models
         retriever = Retriever(content.faqs, lambda text: reader.read(text).terms())
         tokenizer.stop_remembering()
         reader.read.cache_clear()  # training texts are not what residents will send
-        return cls(content, places, reader, category_model, intent_model, retriever)
+        return cls(content, places, reader, models, retriever)
 
     def terms(self, text: str) -> list[str]:
         """What retrieval indexes for a text (see Reading.terms)."""
@@ -148,19 +145,25 @@ class Bot:
         message's. Whether in scope at all: the two sentences that most look in scope, averaged, so that a
         letter reporting a violation amid complaints about noise or smell stays in scope, while a single
         passing mention of an in-scope word does not pull an unrelated matter in."""
-        return dict(zip(self.category_model.model.labels, self._category_scores(text), strict=True))
+        return dict(zip(self.models.category.labels, self._category_scores(text), strict=True))
 
-    def _score_categories(self, text: str) -> tuple[float, ...]:
+    def _vectorise(self, text: str) -> sp.csr_matrix:
+        """A message's feature rows, made once for both models: each sentence long enough to read on its
+        own when there are several, then the whole message (always the last row)."""
         reading = self.reader.read(text)
-        labels = self.category_model.model.labels
         sentences = [
             f
             for s, f in zip(reading.sentences, reading.sentence_features, strict=True)
             if len(s) >= MIN_SENTENCE_CHARS
         ]
-        if len(sentences) <= 1:
-            return tuple(self.category_model.probabilities([reading.features])[0].tolist())
-        rows = self.category_model.probabilities([*sentences, reading.features])
+        rows = [*sentences, reading.features] if len(sentences) > 1 else [reading.features]
+        return self.models.vectorizer.transform(rows)
+
+    def _score_categories(self, text: str) -> tuple[float, ...]:
+        labels = self.models.category.labels
+        rows = self.models.category.predict_proba(self._vectors(text))
+        if len(rows) == 1:
+            return tuple(rows[0].tolist())
         by_sentence, whole = rows[:-1], rows[-1]
         sharpness = by_sentence.max(axis=1) - 1.0 / len(labels) + 1e-9
         votes = (sharpness[:, None] * by_sentence).sum(axis=0) / sharpness.sum()
@@ -183,7 +186,7 @@ class Bot:
         confidence = scores[category]
         if emergency:
             category, confidence = OUT_OF_SCOPE, 1.0
-        intent = self._intent(normalised, reading.features, emergency, tracking_no)
+        intent = self._intent(text, normalised, emergency, tracking_no)
         if intent == "progress" and not tracking_no and len(normalised) > LONG_MESSAGE_CHARS:
             intent = "report"  # a long letter that says "nobody has dealt with it yet" is a complaint
         if intent == "greeting" or (intent == "progress" and confidence < 0.5):
@@ -208,18 +211,16 @@ class Bot:
             tracking_no=tracking_no,
         )
 
-    def _intent(
-        self, normalised: str, feats: Counter[str], emergency: str | None, tracking_no: str | None
-    ) -> str:
+    def _intent(self, text: str, normalised: str, emergency: str | None, tracking_no: str | None) -> str:
         if is_greeting(normalised):
             return "greeting"
         if tracking_no or asks_progress(normalised):
             return "progress"
         if emergency:
             return "report"
-        if self.intent_model is not None:
-            probabilities = self.intent_model.probabilities([feats])[0]
-            return self.intent_model.model.labels[int(np.argmax(probabilities))]
+        if self.models.intent is not None:
+            probabilities = self.models.intent.predict_proba(self._vectors(text)[-1])[0]
+            return self.models.intent.labels[int(np.argmax(probabilities))]
         return "consult" if _looks_like_question(normalised) else "report"
 
     # ------------------------------------------------------------------ answering
@@ -310,7 +311,7 @@ def _excerpt(body: str, limit: int = 120) -> str:
     return body if len(body) <= limit else body[:limit] + "…"
 
 
-def _train(content: Content, reader: Reader) -> tuple[_TextModel, _TextModel | None]:
+def _train(content: Content, reader: Reader) -> _Models:
     """The category and intent models, trained on our examples and the taxonomy's keywords."""
 
     def features(text: str) -> Counter[str]:
@@ -322,25 +323,19 @@ def _train(content: Content, reader: Reader) -> tuple[_TextModel, _TextModel | N
     vectorizer = Vectorizer(raw)
     matrix = vectorizer.transform(raw)
     labelled = [i for i, e in enumerate(examples) if e.category]
-    category_model = _TextModel(
-        vectorizer,
-        SoftmaxRegression(content.category_codes, l2=L2).fit(
-            matrix[labelled],
-            [examples[i].category for i in labelled],
-            _balanced(weights[labelled], [examples[i].category for i in labelled]),
-        ),
+    category_model = SoftmaxRegression(content.category_codes, l2=L2).fit(
+        matrix[labelled],
+        [examples[i].category for i in labelled],
+        _balanced(weights[labelled], [examples[i].category for i in labelled]),
     )
     intents = [e.intent for e in content.examples]
     intent_model = None
     if len(set(intents)) >= 2:
         rows = list(range(len(content.examples)))
-        intent_model = _TextModel(
-            vectorizer,
-            SoftmaxRegression(list(INTENTS), l2=L2).fit(
-                matrix[rows], intents, _balanced(weights[rows], intents)
-            ),
+        intent_model = SoftmaxRegression(list(INTENTS), l2=L2).fit(
+            matrix[rows], intents, _balanced(weights[rows], intents)
         )
-    return category_model, intent_model
+    return _Models(vectorizer, category_model, intent_model)
 
 
 def _model_cache(content_dir: Path, gazetteer: Path | None, tokenizer_fingerprint: str) -> Path:
@@ -356,7 +351,7 @@ def _model_cache(content_dir: Path, gazetteer: Path | None, tokenizer_fingerprin
     return Path(tempfile.gettempdir()) / "qingpu-bot" / f"models-{digest.hexdigest()[:24]}.pickle"
 
 
-def _read_models(cache: Path) -> tuple[_TextModel, _TextModel | None] | None:
+def _read_models(cache: Path) -> _Models | None:
     try:
         with cache.open("rb") as fh:
             return pickle.load(fh)
@@ -364,7 +359,7 @@ def _read_models(cache: Path) -> tuple[_TextModel, _TextModel | None] | None:
         return None
 
 
-def _write_models(cache: Path, models: tuple[_TextModel, _TextModel | None]) -> None:
+def _write_models(cache: Path, models: _Models) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         partial = cache.with_suffix(f".{os.getpid()}.tmp")

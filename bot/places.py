@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from bot.content import Estate, Town, base_name
-from bot.text import normalise
+from bot.text import leftmost_longest, normalise
 
 _CN_DIGITS = {
     "零": 0,
@@ -164,17 +164,9 @@ class Gazetteer:
         return "".join(parts) + normalised[position:] if parts else normalised
 
     def _hits(self, text: str) -> list[_Hit]:
-        found = [
-            _Hit(end - length + 1, end + 1, kind, key)
-            for end, (length, kind, key) in self._automaton.iter(text)
+        return [
+            _Hit(start, end, kind, key) for start, end, (kind, key) in leftmost_longest(self._automaton, text)
         ]
-        found.sort(key=lambda h: (h.start, -(h.end - h.start)))
-        chosen, position = [], 0
-        for hit in found:
-            if hit.start >= position:
-                chosen.append(hit)
-                position = hit.end
-        return chosen
 
     def _resolve(self, matched: set[int], exact: set[int], named_towns: list[str], place: Place) -> None:
         towns = {self.estates[i].town for i in matched}

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import re
 
-# Each kind of emergency, the words that mean it is happening now, and who to call.
-EMERGENCIES: dict[str, tuple[str, str]] = {
-    "fire": (
-        r"着火|起火|失火|火灾(?!隐患)|烧起来|烧着了|火烧|火很大|大火|浓烟|冒烟|冒黑烟|冒火|火苗|爆炸|炸了",
-        "119",
-    ),
-    "gas": (
-        r"(?:煤气|燃气|天然气|液化气)(?:泄漏|泄露|漏了|漏气|味|罐漏)|漏气|闻到(?:一股)?(?:煤气|燃气)",
-        "119",
-    ),
-    "fight": (
-        r"打架|斗殴|打人|互殴|群殴|砍人|捅人|持刀|拿刀|动刀|行凶|扬言要杀|要杀人|打起来了|被打了",
-        "110",
-    ),
-    "injury": (
-        r"受伤(?!害)|流血|出血|晕倒|昏倒|昏迷|摔伤|砸伤|烧伤|烫伤|骨折|没有呼吸|没呼吸|没了意识|心脏病发|中风|抽搐|休克",
-        "120",
-    ),
-    "danger": (
-        r"跳楼|轻生|自杀|被困|困在|落水|溺水|掉进河|触电|坍塌|塌了|倒塌|要塌|悬在|挂在窗外|爬出窗|小孩在窗台",
-        "110",
-    ),
+# Each kind of emergency and the words that mean it is happening now (EMERGENCY_ANSWERS says whom to call).
+EMERGENCIES: dict[str, str] = {
+    "fire": r"着火|起火|失火|火灾(?!隐患)|烧起来|烧着了|火烧|火很大|大火|浓烟|冒烟|冒黑烟|冒火|火苗|爆炸|炸了",
+    "gas": r"(?:煤气|燃气|天然气|液化气)(?:泄漏|泄露|漏了|漏气|味|罐漏)|漏气|闻到(?:一股)?(?:煤气|燃气)",
+    "fight": r"打架|斗殴|打人|互殴|群殴|砍人|捅人|持刀|拿刀|动刀|行凶|扬言要杀|要杀人|打起来了|被打了",
+    "injury": r"受伤(?!害)|流血|出血|晕倒|昏倒|昏迷|摔伤|砸伤|烧伤|烫伤|骨折|没有呼吸|没呼吸|没了意识|心脏病发|中风|抽搐|休克",
+    "danger": r"跳楼|轻生|自杀|被困|困在|落水|溺水|掉进河|触电|坍塌|塌了|倒塌|要塌|悬在|挂在窗外|爬出窗|小孩在窗台",
 }
-_EMERGENCY_PATTERNS = {kind: re.compile(pattern) for kind, (pattern, _) in EMERGENCIES.items()}
+_EMERGENCY_PATTERNS = {kind: re.compile(pattern) for kind, pattern in EMERGENCIES.items()}
 # Words in the same clause that make a mention a worry, a question, a report or a past event rather
 # than something happening now: 火灾隐患, 万一着火, 着火了谁负责, 去年发生过火灾, 各地起火事故频发.
 _HEDGE = re.compile(
@@ -39,8 +24,6 @@ _CLAUSE_END = re.compile(r"[,，。.!！?？;；\n]")
 # In a long message an emergency must also read as happening now.
 _NOW = re.compile(r"正在|现在|马上|赶紧|快来|快点|救命|刚刚|刚才|此刻|眼下|了[!！]|啊[!！]")
 LONG_MESSAGE = 100
-
-EMERGENCY_NUMBERS = {kind: number for kind, (_, number) in EMERGENCIES.items()}
 
 EMERGENCY_ANSWERS = {
     "fire": "如果现在着火或冒烟，请立即拨打119火警电话，并尽快撤离到安全的地方，不要乘电梯。",

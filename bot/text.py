@@ -8,8 +8,9 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import ahocorasick
 import jieba
@@ -17,7 +18,6 @@ import jieba
 from bot.content import Synonym
 
 _SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
 _CJK_OR_ALNUM = re.compile(r"[\u4e00-\u9fffa-z0-9]")
 
 # Words too common to tell questions apart in BM25 (our own short list: function words and chat filler).
@@ -40,9 +40,23 @@ def normalise(text: str) -> str:
     return _SPACES.sub(lambda m: "\n" if "\n" in m.group() else " ", text)
 
 
-def char_units(text: str) -> list[str]:
-    """The text as Chinese characters, ASCII words and numbers, dropping punctuation and spaces."""
-    return _WORD.findall(text)
+def leftmost_longest(
+    automaton: ahocorasick.Automaton, text: str, keep: Callable[[tuple[Any, ...]], bool] | None = None
+) -> list[tuple[int, int, tuple[Any, ...]]]:
+    """Non-overlapping matches of an automaton whose values are (length, *payload), leftmost first and,
+    where they start together, longest first: (start, end, payload). `keep` drops a match beforehand."""
+    spans = [
+        (end - value[0] + 1, end + 1, value[1:])
+        for end, value in automaton.iter(text)
+        if keep is None or keep(value[1:])
+    ]
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    chosen, position = [], 0
+    for span in spans:
+        if span[0] >= position:
+            chosen.append(span)
+            position = span[1]
+    return chosen
 
 
 class SynonymFolder:
@@ -66,22 +80,15 @@ class SynonymFolder:
             automaton.make_automaton()
             self._automaton = automaton
         self.canonical_words = sorted({canonical for canonical, _ in pairs.values()})
-        self.variant_words = sorted(pairs)
 
     def fold(self, text: str) -> str:
         if self._automaton is None or not text:
             return text
-        spans = [
-            (end - length + 1, end + 1, canonical, unless)
-            for end, (length, canonical, unless) in self._automaton.iter(text)
-        ]
-        if not spans:
-            return text
-        spans.sort(key=lambda s: (s[0], -s[1]))
+        spans = leftmost_longest(
+            self._automaton, text, keep=lambda p: not (p[1] and any(word in text for word in p[1]))
+        )
         out, position = [], 0
-        for start, end, canonical, unless in spans:
-            if start < position or (unless and any(word in text for word in unless)):
-                continue
+        for start, end, (canonical, _unless) in spans:
             out.append(text[position:start])
             out.append(canonical)
             position = end
