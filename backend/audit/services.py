@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
 from backend.cases.workflow import Actor
 from backend.db import utcnow
-from backend.org.services import Page
+from backend.org.services import Page, paginate
 
 
 def record_audit(
@@ -54,8 +54,4 @@ def list_audit(
         query = query.where(AuditEntry.target_id == target_id)
     if action:
         query = query.where(AuditEntry.action == action)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(AuditEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    )
-    return Page(list(items), page, per_page, total)
+    return paginate(session, query.order_by(AuditEntry.id.desc()), page, per_page)

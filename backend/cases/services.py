@@ -39,7 +39,7 @@ from backend.db import utcnow
 from backend.errors import FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
 from backend.messages.services import case_status_fields, tell_residents
 from backend.org.models import Estate, Squad, Town
-from backend.org.services import Page, find_town
+from backend.org.services import Page, find_town, paginate
 from backend.staff.models import StaffUser
 from backend.taxonomy.models import Category, CategoryKeyword
 from backend.uploads.models import Upload
@@ -607,15 +607,13 @@ def get_case_for_resident(session: Session, tracking_no: str, user: User) -> Cas
 
 
 def list_resident_cases(session: Session, user: User, *, page: int, per_page: int) -> Page[Case]:
-    query = select(Case).where(Case.reporter_id == user.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.options(selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad))
+    query = (
+        select(Case)
+        .where(Case.reporter_id == user.id)
+        .options(selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad))
         .order_by(Case.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
     )
-    return Page(list(items), page, per_page, total)
+    return paginate(session, query, page, per_page)
 
 
 def public_events(case: Case) -> list[CaseEvent]:
@@ -872,14 +870,10 @@ def list_inbox(
         query = query.where(Case.source == filters.source)
     if filters.key_only:
         query = query.join(Estate, Estate.id == Case.estate_id).where(Estate.is_key.is_(True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.options(selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad))
-        .order_by(Case.due_at.is_(None), Case.due_at, Case.priority.desc(), Case.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return Page(list(items), page, per_page, total)
+    query = query.options(
+        selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad)
+    ).order_by(Case.due_at.is_(None), Case.due_at, Case.priority.desc(), Case.id)
+    return paginate(session, query, page, per_page)
 
 
 def merged_children(session: Session, case: Case) -> list[Case]:

@@ -47,7 +47,7 @@ from backend.console.blueprint import console_bp, current_actor, current_staff, 
 from backend.db import get_session
 from backend.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
-from backend.org.services import list_towns
+from backend.org.services import list_squads, list_towns
 from backend.staff.services import (
     ROLE_LABELS,
     STAFF_ROLES,
@@ -199,7 +199,7 @@ def inbox() -> Any:
         tabs=INBOX_TABS,
         categories=list_categories(db),
         sources=[s.value for s in CaseSource],
-        squads=[t.squad for t in list_towns(db) if t.squad] if actor.role in BUREAU_ROLES else [],
+        squads=list_squads(db) if actor.role in BUREAU_ROLES else [],
         members=members,
         estates=estates,
         notices=list_notices(db, actor),
@@ -284,8 +284,8 @@ def case_page(number: str) -> Any:
         labels=STATUS_LABELS,
         masked_phone=mask_phone(case.contact_phone) if not case.anonymous else "",
         categories=[c for c in list_categories(db) if c.group_code],
-        squads=[t.squad for t in list_towns(db) if t.squad],
-        members=squad_members(db, case.squad_id) if case.squad_id else [],
+        squads=list_squads(db) if "dispatch" in allowed else [],
+        members=squad_members(db, case.squad_id) if case.squad_id and actor.role is Role.SQUAD_LEADER else [],
         similar=[c for c in find_similar(db, estate_id=case.estate_id, category=None) if c.id != case.id]
         if case.estate_id
         else [],
@@ -634,7 +634,7 @@ def users() -> Any:
         "console/users.html",
         users=list_staff(db),
         roles=[(r.value, ROLE_LABELS[r]) for r in STAFF_ROLES],
-        squads=[t.squad for t in list_towns(db) if t.squad],
+        squads=list_squads(db),
         companies=list(db.scalars(select(PropertyCompany).order_by(PropertyCompany.name))),
     )
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.db import utcnow
 from backend.messages.models import Message, Notification, SubscriptionCredit
-from backend.org.services import Page
+from backend.org.services import Page, paginate
 from backend.queue import enqueue_after_commit
 from backend.wechat import truncate_subscribe_data
 from backend.workcalendar import SHANGHAI
@@ -112,15 +112,13 @@ def case_status_fields(
 
 def list_messages(session: Session, user_id: int, *, page: int, per_page: int) -> tuple[Page[Message], int]:
     """The user's messages, newest first, and how many are unread."""
-    query = select(Message).where(Message.user_id == user_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.options(selectinload(Message.case))
+    query = (
+        select(Message)
+        .where(Message.user_id == user_id)
+        .options(selectinload(Message.case))
         .order_by(Message.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
     )
-    return Page(list(items), page, per_page, total), unread_count(session, user_id)
+    return paginate(session, query, page, per_page), unread_count(session, user_id)
 
 
 def unread_count(session: Session, user_id: int) -> int:

@@ -61,6 +61,13 @@ class Page(Generic[T]):
         return math.ceil(self.total / self.per_page) if self.per_page else 0
 
 
+def paginate(session: Session, query: Select[tuple[T]], page: int, per_page: int) -> Page[T]:
+    """One page of an ordered query, with the count of all its rows."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page))
+    return Page(list(items), page, per_page, total)
+
+
 def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:
     """Create or update the towns and their squads; returns how many rows changed."""
     changed = 0
@@ -222,6 +229,11 @@ def list_towns(session: Session) -> list[Town]:
     return list(session.scalars(select(Town).options(selectinload(Town.squad)).order_by(Town.position)))
 
 
+def list_squads(session: Session) -> list[Squad]:
+    """Every town's squad, in the towns' order."""
+    return list(session.scalars(select(Squad).join(Squad.town).order_by(Town.position)))
+
+
 def search_estates(
     session: Session, *, q: str = "", town: Town | None = None, page: int = 1, per_page: int = 20
 ) -> Page[Estate]:
@@ -242,21 +254,15 @@ def search_estates(
         )
     if town is not None:
         query = query.where(Estate.town_id == town.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordering = (
         [Estate.name != q, func.length(Estate.name), Estate.name, Estate.id]
         if q
         else [Estate.name, Estate.id]
     )
-    items = session.scalars(
-        query.options(
-            selectinload(Estate.aliases), selectinload(Estate.town), selectinload(Estate.property_company)
-        )
-        .order_by(*ordering)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return Page(list(items), page, per_page, total)
+    query = query.options(
+        selectinload(Estate.aliases), selectinload(Estate.town), selectinload(Estate.property_company)
+    ).order_by(*ordering)
+    return paginate(session, query, page, per_page)
 
 
 def find_estate(session: Session, name: str, town: Town | None = None) -> Estate | None:
