@@ -268,30 +268,39 @@ def _set_deadlines(case: Case, now: dt.datetime) -> None:
     onsite = (category.onsite_hours if category else None) or DEFAULT_ONSITE_HOURS
     if case.in_progress:
         onsite = (category.onsite_hours_in_progress if category else None) or DEFAULT_ONSITE_HOURS_IN_PROGRESS
-    sign_days = (category.sign_working_days if category else None) or DEFAULT_SIGN_DAYS
-    handle_days = (category.handle_working_days if category else None) or DEFAULT_HANDLE_DAYS
+    sign_days, handle_days = _sign_days(category), _handle_days(category)
     case.onsite_due_at = now + dt.timedelta(hours=onsite)
     case.sign_due_at = add_working_days(now, sign_days)
     case.handle_due_at = add_working_days(now, sign_days + handle_days)
     refresh_due_at(case)
 
 
-_SIGN_STAGE = {CaseStatus.SUBMITTED, CaseStatus.DISPATCHED, CaseStatus.RETURNED}
-_HANDLE_STAGE = {CaseStatus.INVESTIGATING, CaseStatus.VERIFIED, CaseStatus.HANDLING, CaseStatus.TRANSFERRED}
+def _sign_days(category: Category | None) -> int:
+    return (category.sign_working_days if category else None) or DEFAULT_SIGN_DAYS
+
+
+def _handle_days(category: Category | None) -> int:
+    return (category.handle_working_days if category else None) or DEFAULT_HANDLE_DAYS
+
+
+# The deadline that matters in each state: signing before the squad signs, being on site once signed,
+# handling once on site; a case in any other state is done and has none.
+STAGE_DEADLINE = {
+    CaseStatus.SUBMITTED: "sign_due_at",
+    CaseStatus.DISPATCHED: "sign_due_at",
+    CaseStatus.RETURNED: "sign_due_at",
+    CaseStatus.SIGNED: "onsite_due_at",
+    CaseStatus.INVESTIGATING: "handle_due_at",
+    CaseStatus.VERIFIED: "handle_due_at",
+    CaseStatus.HANDLING: "handle_due_at",
+    CaseStatus.TRANSFERRED: "handle_due_at",
+}
 
 
 def refresh_due_at(case: Case) -> None:
-    """The deadline that matters now: signing before the squad signs, being on site once signed,
-    handling once on site; none when the case is done."""
-    status = CaseStatus(case.status)
-    if status in _SIGN_STAGE:
-        case.due_at = case.sign_due_at
-    elif status is CaseStatus.SIGNED:
-        case.due_at = case.onsite_due_at
-    elif status in _HANDLE_STAGE:
-        case.due_at = case.handle_due_at
-    else:
-        case.due_at = None
+    """Point `due_at` at the deadline that matters now (STAGE_DEADLINE)."""
+    deadline = STAGE_DEADLINE.get(CaseStatus(case.status))
+    case.due_at = getattr(case, deadline) if deadline else None
 
 
 def issue_tracking_no(session: Session, now: dt.datetime) -> str:
@@ -414,14 +423,12 @@ def _on_dispatch(session: Session, case: Case, actor: Actor, now: dt.datetime, d
         raise _invalid("squad", "请选择派往的中队")
     if CaseStatus(case.status) is CaseStatus.RETURNED:
         # a re-dispatched case gets a fresh signing deadline, not the one that ran out at the first squad
-        sign_days = (case.category.sign_working_days if case.category else None) or DEFAULT_SIGN_DAYS
-        case.sign_due_at = add_working_days(now, sign_days)
+        case.sign_due_at = add_working_days(now, _sign_days(case.category))
 
 
 def _on_sign(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
     case.signed_at = now
-    handle_days = (case.category.handle_working_days if case.category else None) or DEFAULT_HANDLE_DAYS
-    case.handle_due_at = add_working_days(now, handle_days)
+    case.handle_due_at = add_working_days(now, _handle_days(case.category))
 
 
 def _on_resolve(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
@@ -437,8 +444,7 @@ def _on_rate(
     if case.rating == "unsatisfied" and case.reopen_count == 0:
         case.reopen_count += 1
         case.resolved_at = None
-        handle_days = (case.category.handle_working_days if case.category else None) or DEFAULT_HANDLE_DAYS
-        case.handle_due_at = add_working_days(now, handle_days)
+        case.handle_due_at = add_working_days(now, _handle_days(case.category))
         return CaseStatus.HANDLING
     case.closed_at = now
     return CaseStatus.CLOSED

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
-from backend.cases.services import _record, _tell_followers, refresh_due_at
+from backend.cases.services import STAGE_DEADLINE, _record, _tell_followers, refresh_due_at
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Actor
 from backend.errors import Conflict, FieldError, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
@@ -309,12 +309,9 @@ def _approve(
     days = extension.working_days
     before = case.due_at
     status = CaseStatus(case.status)
-    moved = ["handle_due_at"]
-    if status is CaseStatus.DISPATCHED:
-        moved.append("sign_due_at")
-    elif status is CaseStatus.SIGNED:
-        moved.append("onsite_due_at")
-    for name in moved:
+    # the handling deadline always moves, and the running one with it (signing, or being on site)
+    moved = {"handle_due_at"} | ({STAGE_DEADLINE[status]} if status in TIMED else set())
+    for name in sorted(moved):
         value = getattr(case, name)
         if value is not None:
             setattr(case, name, add_working_days(value, days))
