@@ -6,7 +6,7 @@ import datetime as dt
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, Actor, Role
@@ -153,14 +153,21 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
 
 
-def list_notices(session: Session, actor: Actor, *, limit: int = 20) -> list[StaffNotice]:
-    """Unread notices for the actor's squad (officers and leaders) or for the bureau, newest first."""
+def _unread_notices(actor: Actor) -> Select[tuple[StaffNotice]] | None:
+    """Unread notices addressed to the actor's squad (officers and leaders) or to the bureau; None for
+    anyone else."""
     query = select(StaffNotice).where(StaffNotice.read_at.is_(None))
     if actor.role in SQUAD_ROLES:
-        query = query.where(StaffNotice.squad_id == actor.squad_id)
-    elif actor.role in BUREAU_ROLES:
-        query = query.where(StaffNotice.for_bureau.is_(True))
-    else:
+        return query.where(StaffNotice.squad_id == actor.squad_id)
+    if actor.role in BUREAU_ROLES:
+        return query.where(StaffNotice.for_bureau.is_(True))
+    return None
+
+
+def list_notices(session: Session, actor: Actor, *, limit: int = 20) -> list[StaffNotice]:
+    """The actor's unread notices, newest first."""
+    query = _unread_notices(actor)
+    if query is None:
         return []
     return list(session.scalars(query.order_by(StaffNotice.id.desc()).limit(limit)))
 
@@ -169,12 +176,11 @@ def mark_notices_read(
     session: Session, actor: Actor, ids: list[int], *, now: dt.datetime | None = None
 ) -> int:
     """Mark notices read; only those addressed to the actor's squad or, for the bureau, to the bureau."""
-    notices = {n.id: n for n in list_notices(session, actor, limit=1000)}
-    changed = 0
-    for notice_id in ids:
-        notice = notices.get(notice_id)
-        if notice is not None:
-            notice.read_at = now or utcnow()
-            changed += 1
+    query = _unread_notices(actor)
+    if query is None or not ids:
+        return 0
+    notices = list(session.scalars(query.where(StaffNotice.id.in_(ids))))
+    for notice in notices:
+        notice.read_at = now or utcnow()
     session.flush()
-    return changed
+    return len(notices)

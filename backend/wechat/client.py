@@ -33,15 +33,15 @@ class _Wxa(WeChatWxa):
     def code_to_session(self, js_code: str) -> Any:
         # jscode2session authenticates with the AppSecret; wechatpy would also fetch and attach an access
         # token, which makes every login depend on the token endpoint and puts the token in another URL.
+        # It adds the token to a dict of params only: pairs pass through untouched.
         return self._get(
             "sns/jscode2session",
-            params={
-                "appid": self.appid,
-                "secret": self.secret,
-                "js_code": js_code,
-                "grant_type": "authorization_code",
-            },
-            with_access_token=False,
+            params=[
+                ("appid", self.appid),
+                ("secret", self.secret),
+                ("js_code", js_code),
+                ("grant_type", "authorization_code"),
+            ],
         )
 
 
@@ -71,14 +71,6 @@ class StableTokenClient(WeChatClient):
         self.API_BASE_URL = f"{base_url}cgi-bin/"
         self.wxa.API_BASE_URL = base_url
         self._refresh_lock = refresh_lock
-
-    def _request(
-        self, method: str, url_or_endpoint: str, with_access_token: bool = True, **kwargs: Any
-    ) -> Any:
-        if not with_access_token:
-            # wechatpy adds access_token to a dict of params only; pairs pass through untouched.
-            kwargs["params"] = list(kwargs.get("params", {}).items())
-        return super()._request(method, url_or_endpoint, **kwargs)
 
     @property
     def access_token(self) -> str:
