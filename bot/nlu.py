@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import pickle
 import tempfile
 from collections import Counter
@@ -22,7 +22,7 @@ from bot.places import Gazetteer
 from bot.reading import Reader
 from bot.retrieval import Answer, Retriever
 from bot.rules import EMERGENCY_ANSWERS, asks_progress, detect_emergency, find_tracking_no, is_greeting
-from bot.text import SynonymFolder, Tokenizer
+from bot.text import SynonymFolder, Tokenizer, write_atomically
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -360,10 +360,5 @@ def _read_models(cache: Path) -> _Models | None:
 
 
 def _write_models(cache: Path, models: _Models) -> None:
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(partial, cache)
-    except OSError:
-        pass  # training again next time only costs start-up time
+    with contextlib.suppress(OSError):  # training again next time only costs start-up time
+        write_atomically(cache, pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +39,14 @@ def normalise(text: str) -> str:
     break where the run had one: a title and its body stay separate sentences)."""
     text = unicodedata.normalize("NFKC", text or "").strip().lower()
     return _SPACES.sub(lambda m: "\n" if "\n" in m.group() else " ", text)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a cache file so that a concurrent process sees the whole file or none (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def leftmost_longest(
@@ -112,12 +121,9 @@ def _main_dictionary(min_word_freq: int) -> Path:
     folder = Path(tempfile.gettempdir()) / "qingpu-bot"
     trimmed = folder / f"jieba-dict-{bundled.stat().st_size}-min{min_word_freq}.txt"
     if not trimmed.exists():
-        folder.mkdir(parents=True, exist_ok=True)
         with bundled.open(encoding="utf-8") as source:
             lines = [line for line in source if int(line.split(" ", 2)[1]) >= min_word_freq]
-        partial = trimmed.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text("".join(lines), encoding="utf-8")
-        os.replace(partial, trimmed)  # atomic: a concurrent process sees the whole file or none
+        write_atomically(trimmed, "".join(lines).encode("utf-8"))
     return trimmed
 
 
@@ -171,11 +177,6 @@ class Tokenizer:
     def stop_remembering(self) -> None:
         """Training is over: save what was learnt (atomically) and keep the table read-only."""
         if self._learning and self._cache is not None:
-            try:
-                self._cache.parent.mkdir(parents=True, exist_ok=True)
-                partial = self._cache.with_suffix(f".{os.getpid()}.tmp")
-                partial.write_text(json.dumps(self._known, ensure_ascii=False), encoding="utf-8")
-                os.replace(partial, self._cache)
-            except OSError:
-                pass  # a read-only temporary folder only costs start-up time
+            with contextlib.suppress(OSError):  # a read-only temporary folder only costs start-up time
+                write_atomically(self._cache, json.dumps(self._known, ensure_ascii=False).encode("utf-8"))
         self._learning = False
