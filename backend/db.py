@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -55,6 +55,20 @@ def assign_changed(obj: object, **values: object) -> int:
             setattr(obj, key, value)
             changed += 1
     return changed
+
+
+def upsert(session: Session, model: type[Base], values: dict[str, Any], on_conflict: dict[str, Any]) -> None:
+    """Insert a row, or apply `on_conflict` to the row already holding its primary key, in one statement.
+    On MySQL/MariaDB a separate UPDATE-then-INSERT would take gap locks that deadlock concurrent inserts of
+    the same missing key; the upsert queues them on the row lock instead."""
+    if session.get_bind().dialect.name in {"mysql", "mariadb"}:
+        statement: Any = mysql.insert(model).values(values).on_duplicate_key_update(on_conflict)
+    else:
+        key = [column.name for column in model.__table__.primary_key]
+        statement = (
+            sqlite.insert(model).values(values).on_conflict_do_update(index_elements=key, set_=on_conflict)
+        )
+    session.execute(statement)
 
 
 def utcnow() -> dt.datetime:

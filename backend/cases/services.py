@@ -35,7 +35,7 @@ from backend.cases.workflow import (
     Role,
     check_transition,
 )
-from backend.db import utcnow
+from backend.db import upsert, utcnow
 from backend.errors import FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
 from backend.messages.services import case_status_fields, tell_residents
 from backend.org.models import Estate, Squad, Town
@@ -304,26 +304,12 @@ def refresh_due_at(case: Case) -> None:
 
 
 def issue_tracking_no(session: Session, now: dt.datetime) -> str:
-    """The next tracking number of the day, QPyyyymmdd-nnnn. The counter row's lock (taken by the UPDATE)
+    """The next tracking number of the day, QPyyyymmdd-nnnn. The counter row's lock (taken by the upsert)
     serialises concurrent submissions until they commit, so no two cases share a number."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    for _ in range(3):
-        bumped = session.execute(
-            update(TrackingCounter)
-            .where(TrackingCounter.day == day)
-            .values(last=TrackingCounter.last + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if bumped.rowcount == 1:
-            number = session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day))
-            return f"QP{day}-{number:04d}"
-        try:
-            with session.begin_nested():
-                session.add(TrackingCounter(day=day, last=1))
-            return f"QP{day}-0001"
-        except IntegrityError:
-            continue  # another transaction created today's counter first: bump it instead
-    raise RuntimeError("could not issue a tracking number")
+    upsert(session, TrackingCounter, {"day": day, "last": 1}, {"last": TrackingCounter.last + 1})
+    number = session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day))
+    return f"QP{day}-{number:04d}"
 
 
 # ------------------------------------------------------------------------------------------- transitions
