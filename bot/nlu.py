@@ -187,8 +187,8 @@ class Bot:
         if emergency:
             category, confidence = OUT_OF_SCOPE, 1.0
         intent = self._intent(text, normalised, emergency, tracking_no)
-        if intent == "progress" and not tracking_no and len(normalised) > LONG_MESSAGE_CHARS:
-            intent = "report"  # a long letter that says "nobody has dealt with it yet" is a complaint
+        if intent == "progress" and _is_letter(normalised, tracking_no):
+            intent = "report"
         if intent == "greeting" or (intent == "progress" and confidence < 0.5):
             category, confidence = None, 0.0
         elif reading.empty and not emergency and not tracking_no:
@@ -233,7 +233,8 @@ class Bot:
             return Answer(EMERGENCY_ANSWERS[emergency], OUT_OF_SCOPE, [], 1.0, None)
         if is_greeting(normalised):
             return Answer(GREETING_ANSWER, None, [], 1.0, None)
-        if find_tracking_no(normalised) or asks_progress(normalised):
+        tracking_no = find_tracking_no(normalised)
+        if (tracking_no or asks_progress(normalised)) and not _is_letter(normalised, tracking_no):
             return Answer(PROGRESS_ANSWER, None, [], 1.0, None)
         if self.reader.read(text).empty:
             return Answer(HUMAN_ANSWER, None, [], 0.0, "human")
@@ -277,6 +278,12 @@ class Bot:
     def add_articles(self, articles: Iterable[Mapping[str, str]]) -> None:
         """Make legal-education articles ({id, title, body, category}) answerable; safe while answering."""
         self.retriever.add_articles(articles)
+
+
+def _is_letter(normalised: str, tracking_no: str | None) -> bool:
+    """A long message without a tracking number describes a problem even when it ends "nobody has dealt
+    with it yet" (有没有人管): asking about progress takes a line or two."""
+    return not tracking_no and len(normalised) > LONG_MESSAGE_CHARS
 
 
 def _balanced(weights: np.ndarray, labels: Sequence[str]) -> np.ndarray:

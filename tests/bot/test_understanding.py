@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.nlu import PROGRESS_ANSWER
 from bot.rules import detect_emergency, find_tracking_no, is_greeting
 from bot.text import normalise
 
@@ -168,3 +169,16 @@ def test_an_unless_word_keeps_only_its_own_group_as_written():
     folder = SynonymFolder([Synonym("违建", ("违章",), unless=("交警",)), Synonym("乱停车", ("违停",))])
     assert folder.fold("交警说违章还有违停") == "交警说违章还有乱停车"
     assert folder.fold("违章还有违停") == "违建还有乱停车"
+
+
+def test_a_long_letter_ending_nobody_cares_is_a_complaint_to_both_understand_and_answer(bot):
+    """ "有没有人管" ends many complaints; only a short message asking it is a progress question."""
+    letter = (
+        "我们小区12号楼的顶楼业主去年在楼顶加盖了一间彩钢板房，今年又往外扩了一圈，"
+        "下雨天楼下天花板一直渗水，跟物业说了好几次都没用，到现在还在施工，有没有人管？"
+    )
+    assert bot.understand(letter).intent == "report"
+    assert bot.answer(letter).answer != PROGRESS_ANSWER
+    assert bot.understand("上次举报的违建有没有人管").intent == "progress"
+    assert bot.answer("上次举报的违建有没有人管").answer == PROGRESS_ANSWER
+    assert bot.answer(letter + "编号QP20240501-0003").answer == PROGRESS_ANSWER
