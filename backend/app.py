@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app
 from flask_openapi3 import Info, OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import cli, db, errors, request_log
 from backend.clock import SystemClock
@@ -40,6 +41,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         QINGPU=config,
     )
+    if config.PROXY_COUNT:
+        # the client's address (audit trail, login rate limit) and scheme as the trusted proxies saw them
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.PROXY_COUNT, x_proto=config.PROXY_COUNT
+        )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

@@ -56,6 +56,10 @@ class Config:
     AUTH_TOKEN_TTL_DAYS: int = _setting(30, "days a mini-program bearer token stays valid")
     REPORTS_PER_DAY: int = _setting(10, "reports one user may file per day (Shanghai time)")
     UPLOAD_DIR: str = _setting("", "folder of uploaded photos; empty means `instance/uploads`")
+    PROXY_COUNT: int = _setting(
+        0,
+        "reverse proxies in front of the web processes whose X-Forwarded-For/-Proto are trusted; 0 trusts none",
+    )
     CONSOLE_LOGIN_RATE: str = _setting(
         "10 per minute", "console login attempts allowed per address (Flask-Limiter notation)"
     )
@@ -83,6 +87,8 @@ class Config:
     def check(self) -> None:
         if self.APP_ENV not in {"development", "production", "testing"}:
             raise ConfigError(f"APP_ENV must be development, production or testing, not {self.APP_ENV!r}")
+        if self.PROXY_COUNT < 0:
+            raise ConfigError(f"PROXY_COUNT must be 0 or more, not {self.PROXY_COUNT}")
         if self.is_production:
             missing = [
                 name

@@ -100,7 +100,8 @@ def parse(model: type[Form]) -> Any:
 
 
 def client_ip() -> str:
-    return request.headers.get("X-Forwarded-For", request.remote_addr or "").split(",")[0].strip()[:45]
+    """The client's address; behind proxies, ProxyFix (PROXY_COUNT) has already put the real one here."""
+    return (request.remote_addr or "")[:45]
 
 
 # ----------------------------------------------------------------------------------------- login

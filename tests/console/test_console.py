@@ -342,3 +342,31 @@ def test_inbox_filters_by_estate(client: FlaskClient, session: Session, accounts
     assert kanghong.tracking_no not in client.get(f"/console/inbox?tab=all&estate={other_estate}").get_data(
         as_text=True
     )
+
+
+def _viewed_from(session: Session, tracking_no: str) -> str | None:
+    return session.scalars(
+        select(AuditEntry.ip)
+        .where(AuditEntry.target_id == tracking_no, AuditEntry.action == "case.view")
+        .order_by(AuditEntry.id.desc())
+    ).first()
+
+
+def test_the_audit_trail_records_the_address_a_trusted_proxy_saw_and_ignores_forged_headers(
+    client: FlaskClient, make_app, session: Session, accounts
+) -> None:
+    case = a_case(session)
+    forged = {"X-Forwarded-For": "6.6.6.6"}
+    login(client, "t_officer")
+    client.get(f"/console/cases/{case.tracking_no}", headers=forged, environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert _viewed_from(session, case.tracking_no) == "10.0.0.7"  # no proxy trusted: the header is anyone's
+
+    behind_proxy = login(make_app(PROXY_COUNT=1).test_client(), "t_officer")
+    behind_proxy.get(
+        f"/console/cases/{case.tracking_no}",
+        headers={
+            "X-Forwarded-For": "6.6.6.6, 203.0.113.9"
+        },  # the client forged the first, our proxy added the last
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},
+    )
+    assert _viewed_from(session, case.tracking_no) == "203.0.113.9"
