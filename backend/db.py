@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
@@ -57,14 +58,21 @@ def assign_changed(obj: object, **values: object) -> int:
     return changed
 
 
-def upsert(session: Session, model: type[Base], values: dict[str, Any], on_conflict: dict[str, Any]) -> None:
-    """Insert a row, or apply `on_conflict` to the row already holding its primary key, in one statement.
-    On MySQL/MariaDB a separate UPDATE-then-INSERT would take gap locks that deadlock concurrent inserts of
-    the same missing key; the upsert queues them on the row lock instead."""
+def upsert(
+    session: Session,
+    model: type[Base],
+    values: dict[str, Any],
+    on_conflict: dict[str, Any],
+    key: Sequence[str] | None = None,
+) -> None:
+    """Insert a row, or apply `on_conflict` to the row already holding its unique `key` (default: the
+    primary key), in one statement. On MySQL/MariaDB a separate UPDATE-then-INSERT or SELECT-then-INSERT
+    would take gap locks that deadlock concurrent inserts of the same missing key, or fail one of them on
+    the unique key; the upsert queues them on the row lock instead."""
     if session.get_bind().dialect.name in {"mysql", "mariadb"}:
         statement: Any = mysql.insert(model).values(values).on_duplicate_key_update(on_conflict)
     else:
-        key = [column.name for column in model.__table__.primary_key]
+        key = key or [column.name for column in model.__table__.primary_key]
         statement = (
             sqlite.insert(model).values(values).on_conflict_do_update(index_elements=key, set_=on_conflict)
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from backend.db import utcnow
+from backend.db import upsert, utcnow
 from backend.messages.models import Message, Notification, SubscriptionCredit
 from backend.org.services import Page, paginate
 from backend.queue import enqueue_after_commit
@@ -27,18 +27,27 @@ CASE_STATUS_FIELDS = {
 
 
 def add_subscription_credit(session: Session, user_id: int, kind: str) -> int:
-    """Record one one-time grant for `kind`; returns the credits the user now has."""
-    credit = session.scalar(
-        select(SubscriptionCredit).where(
+    """Record one one-time grant for `kind`; returns the credits the user now has. One upsert, so two
+    grants arriving together both count and neither fails on the (user, kind) key."""
+    now = utcnow()
+    upsert(
+        session,
+        SubscriptionCredit,
+        {"user_id": user_id, "kind": kind, "credits": 1, "updated_at": now},
+        {
+            "credits": case(
+                (SubscriptionCredit.credits < MAX_CREDITS, SubscriptionCredit.credits + 1), else_=MAX_CREDITS
+            ),
+            "updated_at": now,
+        },
+        key=["user_id", "kind"],
+    )
+    credits = session.scalar(
+        select(SubscriptionCredit.credits).where(
             SubscriptionCredit.user_id == user_id, SubscriptionCredit.kind == kind
         )
     )
-    if credit is None:
-        credit = SubscriptionCredit(user_id=user_id, kind=kind, credits=0)
-        session.add(credit)
-    credit.credits = min(credit.credits + 1, MAX_CREDITS)
-    session.flush()
-    return credit.credits
+    return int(credits or 0)
 
 
 def _consume_credit(session: Session, user_id: int, kind: str) -> bool:

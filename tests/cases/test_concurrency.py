@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 
 from sqlalchemy import delete, select
@@ -16,29 +15,11 @@ from backend.org.models import Estate
 from backend.queue import SESSION_KEY, JobQueue
 from backend.workcalendar import SHANGHAI
 from tests.support.cleanup import purge_users
+from tests.support.concurrency import concurrently
 
 THREADS = 20
 # a day no other test files on, so the first submissions race to create its tracking counter
 DAY = dt.datetime(2025, 3, 12, 10, 0, tzinfo=SHANGHAI)
-
-
-def concurrently(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # reported below, with the others
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def test_twenty_concurrent_reports_get_twenty_numbers_and_a_retry_storm_gets_one_case(app) -> None:
