@@ -668,12 +668,19 @@ def support_case(session: Session, case: Case, user: User, *, now: dt.datetime |
 
 
 def open_case_for_triage(session: Session) -> list[Case]:
-    """The bureau's triage queue: no squad yet, or a category nobody confirmed."""
+    """The bureau's triage queue: no squad yet, a category nobody confirmed, or returned by the squad (退单)
+    and waiting to be re-dispatched."""
     return list(
         session.scalars(
             select(Case)
             .where(Case.status.in_([s.value for s in OPEN]))
-            .where(or_(Case.squad_id.is_(None), Case.category_confirmed.is_(False)))
+            .where(
+                or_(
+                    Case.squad_id.is_(None),
+                    Case.category_confirmed.is_(False),
+                    Case.status == CaseStatus.RETURNED,
+                )
+            )
             .options(selectinload(Case.category), selectinload(Case.estate))
             .order_by(Case.priority.desc(), Case.created_at)
         )

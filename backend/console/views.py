@@ -519,7 +519,7 @@ def triage() -> Any:
     db = get_session()
     return render_template(
         "console/list.html",
-        title="分拨台（无街镇或类别待确认）",
+        title="分拨台（无街镇、类别待确认或被退单）",
         cases=open_case_for_triage(db),
         now=now(),
         labels=STATUS_LABELS,
