@@ -8,14 +8,16 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from backend.audit.services import list_audit, record_audit
 from backend.cases import supervision
-from backend.cases.models import SOURCE_LABELS, Case, CaseExtension, CaseSource, CaseStatus
+from backend.cases.models import SOURCE_LABELS, Case, CaseExtension, CasePhoto, CaseSource, CaseStatus
 from backend.cases.services import (
     DEPARTMENTS,
     HANDLING_ACTIONS,
     INBOX_TABS,
+    MAX_PHOTOS,
     RETURN_REASONS,
     InboxFilter,
     ReportInput,
@@ -326,6 +328,7 @@ def case_action(number: str, name: str) -> Any:
     db = get_session()
     case = _case_in_scope(number)
     form = parse(ActionForm)
+    photos = _form_photos() if name == "resolve" else []
     data: dict[str, Any] = {}
     if name == "dispatch":
         data["squad"] = db.get(Squad, form.squad) if form.squad else None
@@ -355,21 +358,25 @@ def case_action(number: str, name: str) -> Any:
     elif name == "mark_unfounded":
         data["reason"] = form.reason
     transition(db, case, name, current_actor(), note=form.note, now=now(), **data)
-    if name == "resolve":
-        _attach_photos(case, "resolution")
+    _attach_photos(case, "resolution", photos)
     db.commit()
     flash(f"已完成：{TRANSITIONS[name].label}", "ok")
     return redirect(url_for("console.case_page", number=case.tracking_no))
 
 
-def _attach_photos(case: Case, kind: str) -> None:
-    from backend.cases.models import CasePhoto
+def _form_photos() -> list[FileStorage]:
+    """The photos chosen in the form, at most MAX_PHOTOS (as many as a resident may send)."""
+    files = [file for file in request.files.getlist("photos") if file and file.filename]
+    if len(files) > MAX_PHOTOS:
+        message = f"最多 {MAX_PHOTOS} 张照片"
+        raise ValidationFailed(message, errors=[FieldError(field="photos", message=message)])
+    return files
 
+
+def _attach_photos(case: Case, kind: str, files: list[FileStorage]) -> None:
     storage = current_app.extensions["storage"]
     start = len(case.photos)
-    for i, file in enumerate(request.files.getlist("photos")):
-        if not file or not file.filename:
-            continue
+    for i, file in enumerate(files):
         upload = store_upload(get_session(), storage, None, file.stream.read())
         case.photos.append(CasePhoto(upload_id=upload.id, kind=kind, position=start + i))
 
@@ -384,8 +391,9 @@ def case_note(number: str) -> Any:
     form = parse(NoteForm)
     db = get_session()
     case = _case_in_scope(number)
+    photos = _form_photos()
     add_note(db, case, current_actor(), form.note, now=now())
-    _attach_photos(case, "handling")
+    _attach_photos(case, "handling", photos)
     db.commit()
     flash("已添加内部备注", "ok")
     return redirect(url_for("console.case_page", number=number))
@@ -493,7 +501,6 @@ def case_supervision(number: str, kind: str) -> Any:
 @console_bp.get("/photos/<upload_id>")
 @require(*ALL_STAFF)
 def photo(upload_id: str) -> Any:
-    from backend.cases.models import CasePhoto
     from backend.uploads.models import Upload
 
     db = get_session()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -371,3 +373,41 @@ def test_the_audit_trail_records_the_address_a_trusted_proxy_saw_and_ignores_for
         environ_base={"REMOTE_ADDR": "10.0.0.1"},
     )
     assert _viewed_from(session, case.tracking_no) == "203.0.113.9"
+
+
+def _png(color: str) -> io.BytesIO:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(out, "PNG")
+    out.seek(0)
+    return out
+
+
+def test_field_photos_are_attached_to_a_note_up_to_nine(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    case = a_case(session)
+    login(client, "t_officer")
+    path = f"/console/cases/{case.tracking_no}/note"
+    too_many = post(
+        client,
+        path,
+        {"note": "现场照片", "photos": [(_png("red"), f"p{i}.png") for i in range(10)]},
+        content_type="multipart/form-data",
+    )
+    assert too_many.status_code == 400 and "最多 9 张照片" in too_many.get_data(as_text=True)
+    session.expire_all()
+    assert not any(
+        e.action == "note" for e in get_case(session, case.tracking_no).events
+    )  # nothing half-done
+
+    two = post(
+        client,
+        path,
+        {"note": "现场照片", "photos": [(_png("red"), "a.png"), (_png("blue"), "b.png")]},
+        content_type="multipart/form-data",
+    )
+    assert two.status_code == 302
+    session.expire_all()
+    stored = get_case(session, case.tracking_no)
+    assert [p.kind for p in stored.photos if p.kind == "handling"] == ["handling", "handling"]
+    assert any(e.action == "note" and e.note == "现场照片" for e in stored.events)
