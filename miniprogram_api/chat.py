@@ -16,7 +16,7 @@ from backend.db import get_session
 from backend.errors import ErrorBody
 from miniprogram_api.auth import BEARER, current_user
 from miniprogram_api.blueprint import mp_api
-from miniprogram_api.schemas import StrictBody
+from miniprogram_api.schemas import StrictBody, UploadId
 
 chat_tag = Tag(name="智能客服", description="反映问题、查询进度、法律咨询")
 
@@ -26,7 +26,7 @@ class ChatBody(StrictBody):
     session_id: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_-]{8,64}$", description="同一会话沿用上次返回的值"
     )
-    photos: list[str] = Field(default_factory=list, max_length=9, description="上传接口返回的照片 id")
+    photos: list[UploadId] = Field(default_factory=list, max_length=9, description="上传接口返回的照片 id")
 
 
 class ChatOut(BaseModel):

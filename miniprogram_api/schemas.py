@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from backend.taxonomy.services import CATEGORY_CODES
 
@@ -13,6 +13,7 @@ CategoryCode = Literal[CATEGORY_CODES]  # type: ignore[valid-type]
 UPLOAD_ID = r"^[0-9a-f]{32}$"
 TRACKING_NO = r"^QP\d{8}-\d{4,6}$"
 PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+UploadId = Annotated[str, StringConstraints(pattern=UPLOAD_ID)]  # an id the upload endpoint returned
 
 
 class Strict(BaseModel):
@@ -158,7 +159,7 @@ class ReportBody(StrictBody):
     room: str = Field("", max_length=32, description="室号")
     lat: float | None = Field(None, ge=-90, le=90)
     lng: float | None = Field(None, ge=-180, le=180)
-    photos: list[str] = Field(
+    photos: list[UploadId] = Field(
         default_factory=list, max_length=9, description="上传接口返回的照片 id，最多 9 张"
     )
     anonymous: bool = False
@@ -170,13 +171,8 @@ class ReportBody(StrictBody):
 
     @model_validator(mode="after")
     def _checks(self) -> ReportBody:
-        import re
-
         if (self.lat is None) != (self.lng is None):
             raise ValueError("lat 和 lng 需同时提供")
-        for photo in self.photos:
-            if not re.fullmatch(UPLOAD_ID, photo):
-                raise ValueError("照片 id 格式不正确")
         if self.estate_id is None and not self.address:
             raise ValueError("请选择小区或填写地址")
         return self

@@ -72,7 +72,8 @@ def test_progress_for_someone_elses_number_reveals_nothing(
         {"text": "x" * 1001},
         {"text": "你好", "session_id": "bad id"},
         {"text": 5},
-        {"text": "你好", "photos": ["x"] * 10},
+        {"text": "你好", "photos": ["0" * 32] * 10},
+        {"text": "你好", "photos": ["../../etc/passwd"]},
         {"text": "你好", "extra": 1},
     ],
 )
