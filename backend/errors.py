@@ -73,6 +73,15 @@ class ValidationFailed(AppError):
     code = "validation_error"
     message = "提交的内容有误，请按提示修改"
 
+    @classmethod
+    def on(cls, field: str, message: str, *, description: str = "") -> ValidationFailed:
+        """One field is wrong: `message` (shown to the user) says why, the field error says where."""
+        return cls(
+            message,
+            description=description or f"{field}: {message}",
+            errors=[FieldError(field=field, message=message)],
+        )
+
 
 class Unauthorized(AppError):
     status = 401

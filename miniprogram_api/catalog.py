@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_openapi3 import Tag
 
 from backend.db import get_session
-from backend.errors import FieldError, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.org.models import Estate, Town
 from backend.org.services import find_town, list_towns, search_estates
 from backend.taxonomy.models import Category
@@ -45,9 +45,8 @@ def get_estates(query: EstateQuery) -> dict:
     if query.town:
         town = find_town(session, query.town)
         if town is None:
-            raise ValidationFailed(
-                description=f"town: unknown town {query.town!r}",
-                errors=[FieldError(field="town", message="没有这个街镇")],
+            raise ValidationFailed.on(
+                "town", "没有这个街镇", description=f"town: unknown town {query.town!r}"
             )
     page = search_estates(session, q=query.q, town=town, page=query.page, per_page=query.per_page)
     return EstatePage(

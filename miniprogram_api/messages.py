@@ -6,7 +6,7 @@ from flask_openapi3 import Tag
 
 from backend.app import get_config
 from backend.db import get_session
-from backend.errors import ErrorBody, FieldError, ValidationFailed
+from backend.errors import ErrorBody, ValidationFailed
 from backend.messages.services import add_subscription_credit, list_messages, mark_read, unread_count
 from miniprogram_api.auth import BEARER, current_user
 from miniprogram_api.blueprint import mp_api
@@ -66,9 +66,8 @@ def post_subscription(body: SubscriptionBody) -> tuple[dict, int]:
     kinds = {template: kind for kind, template in get_config().subscribe_templates.items()}
     kind = kinds.get(body.template_id)
     if kind is None:
-        raise ValidationFailed(
-            errors=[FieldError(field="template_id", message="未知的订阅消息模板")],
-            description="template_id: not one of ours",
+        raise ValidationFailed.on(
+            "template_id", "未知的订阅消息模板", description="template_id: not one of ours"
         )
     session = get_session()
     credits = add_subscription_credit(session, user.id, kind)

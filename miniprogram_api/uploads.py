@@ -7,7 +7,7 @@ from flask_openapi3 import FileStorage, Tag
 from pydantic import BaseModel
 
 from backend.db import get_session
-from backend.errors import ErrorBody, FieldError, ValidationFailed
+from backend.errors import ErrorBody, ValidationFailed
 from backend.uploads.images import MAX_UPLOAD_BYTES
 from backend.uploads.services import open_upload, store_upload, upload_for_signature, upload_for_user
 from miniprogram_api.auth import BEARER, current_user
@@ -32,9 +32,7 @@ def post_upload(form: UploadForm) -> tuple[dict, int]:
     user = current_user()
     data = form.file.stream.read(MAX_UPLOAD_BYTES + 1)
     if not data:
-        raise ValidationFailed(
-            errors=[FieldError(field="file", message="文件为空")], description="file: empty"
-        )
+        raise ValidationFailed.on("file", "文件为空", description="file: empty")
     session = get_session()
     upload = store_upload(session, current_app.extensions["storage"], user.id, data)
     session.commit()

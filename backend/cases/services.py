@@ -36,7 +36,7 @@ from backend.cases.workflow import (
     check_transition,
 )
 from backend.db import upsert, utcnow
-from backend.errors import FieldError, Forbidden, NotFound, RateLimited, ValidationFailed
+from backend.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from backend.messages.services import case_status_fields, tell_residents
 from backend.org.models import Estate, Squad, Town
 from backend.org.services import Page, find_town, paginate
@@ -90,12 +90,6 @@ class ReportInput:
     external_ref: str | None = None  # e.g. the 12345 order number
     source_detail: str = ""  # e.g. the department a transfer came from
     reporter_name: str = ""  # a caller's name from the hotline; staff only
-
-
-def _invalid(field_name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        description=f"{field_name}: {message}", errors=[FieldError(field=field_name, message=message)]
-    )
 
 
 # ---------------------------------------------------------------------------------------------- filing
@@ -200,9 +194,9 @@ def _choose_category(session: Session, data: ReportInput) -> tuple[Category | No
     if data.category:
         category = session.get(Category, data.category)
         if category is None:
-            raise _invalid("category", "没有这个问题类别")
+            raise ValidationFailed.on("category", "没有这个问题类别")
         if category.group_code is None:
-            raise _invalid("category", "该问题不属于本次专项行动，请拨打 12345 市民服务热线")
+            raise ValidationFailed.on("category", "该问题不属于本次专项行动，请拨打 12345 市民服务热线")
         return category, True
     return suggest_category(session, data.description), False
 
@@ -226,30 +220,30 @@ def _locate(session: Session, data: ReportInput) -> tuple[Estate | None, Town | 
     if data.estate_id is not None:
         estate = session.get(Estate, data.estate_id)
         if estate is None:
-            raise _invalid("estate_id", "没有这个小区")
+            raise ValidationFailed.on("estate_id", "没有这个小区")
         return estate, estate.town
     if not data.address:
-        raise _invalid("address", "请选择小区或填写地址")
+        raise ValidationFailed.on("address", "请选择小区或填写地址")
     if data.town:
         town = find_town(session, data.town)
         if town is None:
-            raise _invalid("town", "没有这个街镇")
+            raise ValidationFailed.on("town", "没有这个街镇")
         return None, town
     return None, None  # no town known: the bureau's triage queue
 
 
 def _reporter_photos(session: Session, reporter: User | None, photo_ids: list[str]) -> list[Upload]:
     if len(photo_ids) > MAX_PHOTOS:
-        raise _invalid("photos", f"最多 {MAX_PHOTOS} 张照片")
+        raise ValidationFailed.on("photos", f"最多 {MAX_PHOTOS} 张照片")
     if len(set(photo_ids)) != len(photo_ids):
-        raise _invalid("photos", "照片重复")
+        raise ValidationFailed.on("photos", "照片重复")
     if not photo_ids:
         return []
     uploads = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(photo_ids)))}
     for photo_id in photo_ids:
         upload = uploads.get(photo_id)
         if upload is None or reporter is None or upload.owner_id != reporter.id:
-            raise _invalid("photos", "照片不存在或已过期，请重新上传")
+            raise ValidationFailed.on("photos", "照片不存在或已过期，请重新上传")
     return [uploads[p] for p in photo_ids]
 
 
@@ -315,6 +309,15 @@ def issue_tracking_no(session: Session, now: dt.datetime) -> str:
 # ------------------------------------------------------------------------------------------- transitions
 
 
+REQUIRED_MESSAGES = {  # what a refused transition says when a field it requires is empty
+    "reason": "请填写原因",
+    "action": "请选择处置措施",
+    "public_reply": "请填写给反映人的公开答复",
+    "department": "请选择转办部门",
+    "parent": "请填写要并入的工单号",
+}
+
+
 def transition(
     session: Session,
     case: Case,
@@ -333,7 +336,7 @@ def transition(
     rule = check_transition(name, current, actor, reporter_id=case.reporter_id, squad_id=case.squad_id)
     for key in rule.requires:
         if not data.get(key) and not (key == "reason" and note):
-            raise _invalid(key, "必填")
+            raise ValidationFailed.on(key, REQUIRED_MESSAGES.get(key, "请填写必填项"))
     target = _EFFECTS.get(name, _no_effect)(session, case, actor, now, data) or rule.target
     assert target is not None
     case.status = target
@@ -406,7 +409,7 @@ def _on_dispatch(session: Session, case: Case, actor: Actor, now: dt.datetime, d
         case.town = squad.town
         data["squad"] = squad.name
     if case.squad is None:
-        raise _invalid("squad", "请选择派往的中队")
+        raise ValidationFailed.on("squad", "请选择派往的中队")
     if CaseStatus(case.status) is CaseStatus.RETURNED:
         # a re-dispatched case gets a fresh signing deadline, not the one that ran out at the first squad
         case.sign_due_at = add_working_days(now, _sign_days(case.category))
@@ -443,18 +446,18 @@ def _on_close(session: Session, case: Case, actor: Actor, now: dt.datetime, data
 def _on_handle(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
     action = data.get("action")
     if action not in HANDLING_ACTIONS:
-        raise _invalid("action", "请选择处置措施")
+        raise ValidationFailed.on("action", "请选择处置措施")
     if action == "order_rectification" and not data.get("deadline"):
-        raise _invalid("deadline", "责令整改需填写整改期限")
+        raise ValidationFailed.on("deadline", "责令整改需填写整改期限")
     if action == "penalty":
         if not data.get("decision_no"):
-            raise _invalid("decision_no", "处罚需填写决定书文号")
+            raise ValidationFailed.on("decision_no", "处罚需填写决定书文号")
         try:
             amount = float(data.get("amount") or 0)
         except (TypeError, ValueError):
             amount = 0
         if amount <= 0:
-            raise _invalid("amount", "处罚需填写罚款金额")
+            raise ValidationFailed.on("amount", "处罚需填写罚款金额")
         data["amount"] = amount
     data["action_label"] = HANDLING_ACTIONS[action]
 
@@ -462,14 +465,14 @@ def _on_handle(session: Session, case: Case, actor: Actor, now: dt.datetime, dat
 def _on_transfer(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
     department = data.get("department")
     if department not in DEPARTMENTS:
-        raise _invalid("department", "请选择转办部门")
+        raise ValidationFailed.on("department", "请选择转办部门")
     case.transferred_to = department
     data["department_label"] = DEPARTMENTS[department]
 
 
 def _on_return(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
     if data.get("reason_code") and data["reason_code"] not in RETURN_REASONS:
-        raise _invalid("reason_code", "请选择退单原因")
+        raise ValidationFailed.on("reason_code", "请选择退单原因")
     case.signed_at = None
     case.assignee_id = None
 
@@ -477,9 +480,9 @@ def _on_return(session: Session, case: Case, actor: Actor, now: dt.datetime, dat
 def _on_merge(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:
     parent = data.get("parent")
     if not isinstance(parent, Case) or parent.id == case.id:
-        raise _invalid("parent", "请填写要并入的工单号")
+        raise ValidationFailed.on("parent", "请填写要并入的工单号")
     if CaseStatus(parent.status) not in OPEN or parent.parent_id is not None:
-        raise _invalid("parent", "只能并入未办结的工单")
+        raise ValidationFailed.on("parent", "只能并入未办结的工单")
     case.parent = parent
     data["parent"] = parent.tracking_no
     followers = _followers(session, parent)
@@ -644,7 +647,7 @@ def find_similar(
 def support_case(session: Session, case: Case, user: User, *, now: dt.datetime | None = None) -> bool:
     """我也遇到: the user follows an open case instead of filing a duplicate. Returns False if already done."""
     if CaseStatus(case.status) not in OPEN:
-        raise _invalid("tracking_no", "这条反映已办结，无法再附议")
+        raise ValidationFailed.on("tracking_no", "这条反映已办结，无法再附议")
     if case.reporter_id == user.id:
         return False
     exists = session.scalar(
@@ -697,7 +700,7 @@ def assign_case(
     if actor.role is not Role.SQUAD_LEADER or actor.squad_id != case.squad_id:
         raise Forbidden("只有本中队中队长可以分派工单")
     if assignee.squad_id != case.squad_id or not assignee.active:
-        raise _invalid("assignee", "只能分派给本中队的队员")
+        raise ValidationFailed.on("assignee", "只能分派给本中队的队员")
     case.assignee = assignee
     now = now or utcnow()
     _record(
@@ -723,7 +726,7 @@ def confirm_category(
     _require_staff_scope(case, actor)
     category = session.get(Category, code)
     if category is None or category.group_code is None:
-        raise _invalid("category", "请选择问题类别")
+        raise ValidationFailed.on("category", "请选择问题类别")
     before = case.category_code
     case.category = category
     case.category_confirmed = True
@@ -793,11 +796,11 @@ def staff_intake(
     """A case entered in the console: a transfer from another department (the bureau, or a squad for its own
     town) or a squad's own inspection finding."""
     if data.source not in {CaseSource.TRANSFER, CaseSource.INSPECTION}:
-        raise _invalid("source", "请选择案件来源")
+        raise ValidationFailed.on("source", "请选择案件来源")
     if actor.role not in SQUAD_ROLES | BUREAU_ROLES:
         raise Forbidden()
     if data.source is CaseSource.TRANSFER and not data.source_detail:
-        raise _invalid("source_detail", "请填写移送部门")
+        raise ValidationFailed.on("source_detail", "请填写移送部门")
     case, _created = submit_report(session, None, data, now=now)
     if actor.role in SQUAD_ROLES and case.squad_id != actor.squad_id:
         raise Forbidden("只能录入本中队辖区的案件")

@@ -12,7 +12,7 @@ from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
 from backend.cases.services import STAGE_DEADLINE, _record, _tell_followers, refresh_due_at
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Actor
-from backend.errors import Conflict, FieldError, Forbidden, ValidationFailed
+from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
 from backend.workcalendar import SHANGHAI, add_working_days
 
@@ -225,10 +225,12 @@ def request_extension(
     _lock(session, case)
     _require_timed(case, "当前状态下没有办理时限，无需延期")
     if isinstance(working_days, bool) or not MIN_EXTENSION_DAYS <= working_days <= MAX_EXTENSION_DAYS:
-        raise _invalid("working_days", f"延期天数应为 {MIN_EXTENSION_DAYS}–{MAX_EXTENSION_DAYS} 个工作日")
+        raise ValidationFailed.on(
+            "working_days", f"延期天数应为 {MIN_EXTENSION_DAYS}–{MAX_EXTENSION_DAYS} 个工作日"
+        )
     reason = reason.strip()
     if not reason:
-        raise _invalid("reason", "请填写延期理由")
+        raise ValidationFailed.on("reason", "请填写延期理由")
     pending = session.scalar(
         select(CaseExtension.id)
         .where(CaseExtension.case_id == case.id, CaseExtension.status == "pending")
@@ -449,14 +451,6 @@ def _require_bureau(actor: Actor, message: str) -> None:
 def _require_timed(case: Case, message: str) -> None:
     if CaseStatus(case.status) not in TIMED or case.due_at is None:
         raise Conflict(message, code="no_deadline", description=f"case is {case.status}")
-
-
-def _invalid(field_name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        message,
-        description=f"{field_name}: {message}",
-        errors=[FieldError(field=field_name, message=message)],
-    )
 
 
 def _notify_squad(session: Session, case: Case, kind: str, text: str, now: dt.datetime) -> None:

@@ -47,7 +47,7 @@ from backend.clock import now
 from backend.console import limiter
 from backend.console.blueprint import console_bp, current_actor, current_staff, require
 from backend.db import get_session
-from backend.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed, field_errors
+from backend.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_squads, list_towns
 from backend.staff.services import (
@@ -245,9 +245,7 @@ def inbox_bulk() -> Any:
             transition(db, case, "sign", actor, now=now())
         else:
             if assignee is None:
-                raise ValidationFailed(
-                    "请选择要分派的队员", errors=[FieldError(field="assignee", message="必填")]
-                )
+                raise ValidationFailed.on("assignee", "请选择要分派的队员")
             assign_case(db, case, actor, assignee, now=now())
         done += 1
     db.commit()
@@ -336,9 +334,7 @@ def case_action(number: str, name: str) -> Any:
         try:
             data["parent"] = get_case(db, form.parent)
         except NotFound:
-            raise ValidationFailed(
-                "没有这个工单号", errors=[FieldError(field="parent", message="没有这个工单号")]
-            ) from None
+            raise ValidationFailed.on("parent", "没有这个工单号") from None
     elif name == "return":
         data.update(
             reason=form.reason or RETURN_REASONS.get(form.reason_code, ""), reason_code=form.reason_code
@@ -368,8 +364,7 @@ def _form_photos() -> list[FileStorage]:
     """The photos chosen in the form, at most MAX_PHOTOS (as many as a resident may send)."""
     files = [file for file in request.files.getlist("photos") if file and file.filename]
     if len(files) > MAX_PHOTOS:
-        message = f"最多 {MAX_PHOTOS} 张照片"
-        raise ValidationFailed(message, errors=[FieldError(field="photos", message=message)])
+        raise ValidationFailed.on("photos", f"最多 {MAX_PHOTOS} 张照片")
     return files
 
 
@@ -411,7 +406,7 @@ def case_assign(number: str) -> Any:
     case = _case_in_scope(number)
     assignee = get_staff(db, form.assignee)
     if assignee is None:
-        raise ValidationFailed("没有这个队员", errors=[FieldError(field="assignee", message="没有这个队员")])
+        raise ValidationFailed.on("assignee", "没有这个队员")
     assign_case(db, case, current_actor(), assignee, now=now())
     db.commit()
     flash(f"已分派给{assignee.display_name}", "ok")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
 from backend.cases.services import ReportInput, submit_report
-from backend.errors import AppError, Conflict, FieldError, Unauthorized, ValidationFailed, field_errors
+from backend.errors import AppError, Conflict, Unauthorized, ValidationFailed, field_errors
 from backend.hotline.models import HotlineClient
 from backend.org.models import Estate, Town
 from backend.org.services import find_estate, find_town
@@ -41,10 +41,7 @@ def create_client(session: Session, name: str) -> tuple[HotlineClient, str]:
     SHA-256 is stored, so this is the one time anybody sees the key."""
     name = name.strip()
     if not name or len(name) > 64:
-        raise ValidationFailed(
-            description="name: 1 to 64 characters",
-            errors=[FieldError(field="name", message="名称应为 1–64 个字符")],
-        )
+        raise ValidationFailed.on("name", "名称应为 1–64 个字符", description="name: 1 to 64 characters")
     if session.scalar(select(HotlineClient.id).where(HotlineClient.name == name)) is not None:
         raise Conflict(f"已有名为「{name}」的热线接入方", code="hotline_client_exists")
     key = secrets.token_urlsafe(KEY_BYTES)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, Actor, Role
 from backend.db import utcnow
-from backend.errors import Conflict, FieldError, Unauthorized, ValidationFailed
+from backend.errors import Conflict, Unauthorized, ValidationFailed
 from backend.org.models import PropertyCompany, Squad
 from backend.staff.models import StaffNotice, StaffUser
 
@@ -33,12 +33,6 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        message, description=f"{field}: {message}", errors=[FieldError(field=field, message=message)]
-    )
-
-
 def create_staff(
     session: Session,
     *,
@@ -54,19 +48,19 @@ def create_staff(
     try:
         staff_role = Role(role)
     except ValueError:
-        raise _invalid("role", "没有这个角色") from None
+        raise ValidationFailed.on("role", "没有这个角色") from None
     if staff_role not in STAFF_ROLES:
-        raise _invalid("role", "没有这个角色")
+        raise ValidationFailed.on("role", "没有这个角色")
     if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").isalnum():
-        raise _invalid("username", "用户名只能包含字母、数字、下划线和连字符")
+        raise ValidationFailed.on("username", "用户名只能包含字母、数字、下划线和连字符")
     if not display_name.strip():
-        raise _invalid("display_name", "请填写姓名")
+        raise ValidationFailed.on("display_name", "请填写姓名")
     if len(password) < MIN_PASSWORD:
-        raise _invalid("password", f"密码至少 {MIN_PASSWORD} 位")
+        raise ValidationFailed.on("password", f"密码至少 {MIN_PASSWORD} 位")
     if staff_role in SQUAD_ROLES and squad is None:
-        raise _invalid("squad", "中队队员和中队长必须属于一个中队")
+        raise ValidationFailed.on("squad", "中队队员和中队长必须属于一个中队")
     if staff_role is Role.PROPERTY_STAFF and company is None:
-        raise _invalid("company", "物业人员必须属于一家物业公司")
+        raise ValidationFailed.on("company", "物业人员必须属于一家物业公司")
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise Conflict("用户名已被使用", code="username_taken")
     staff = StaffUser(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from backend.errors import FieldError, ValidationFailed
+from backend.errors import ValidationFailed
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Refuse larger images (decompression bombs) before decoding pixel data.
@@ -89,9 +89,7 @@ def process_image(data: bytes) -> ProcessedImage:
 
 
 def _refused(message: str) -> ValidationFailed:
-    return ValidationFailed(
-        message, description=f"file: {message}", errors=[FieldError(field="file", message=message)]
-    )
+    return ValidationFailed.on("file", message)
 
 
 def _check_dimensions(width: int, height: int) -> None:

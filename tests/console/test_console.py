@@ -170,14 +170,22 @@ def test_refused_actions_explain_themselves(client: FlaskClient, session: Sessio
     assert bad_penalty.status_code == 302
     post(client, f"/console/cases/{case.tracking_no}/do/investigate")
     post(client, f"/console/cases/{case.tracking_no}/do/verify")
-    no_amount = post(
+    no_decision = post(
         client,
         f"/console/cases/{case.tracking_no}/do/handle",
         {"action": "penalty"},
         headers={"Referer": f"/console/cases/{case.tracking_no}"},
         follow_redirects=True,
     )
-    assert "罚款" in no_amount.get_data(as_text=True) or "文号" in no_amount.get_data(as_text=True)
+    assert "处罚需填写决定书文号" in no_decision.get_data(as_text=True)  # the reason, not a generic refusal
+    no_amount = post(
+        client,
+        f"/console/cases/{case.tracking_no}/do/handle",
+        {"action": "penalty", "decision_no": "青城管罚〔2026〕2号"},
+        headers={"Referer": f"/console/cases/{case.tracking_no}"},
+        follow_redirects=True,
+    )
+    assert "处罚需填写罚款金额" in no_amount.get_data(as_text=True)
 
 
 def test_return_then_bureau_redispatches(client: FlaskClient, session: Session, accounts) -> None:
