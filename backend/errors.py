@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -207,8 +208,32 @@ def register_error_handlers(app: Flask) -> None:
                 response.headers[header] = original[header]
         return response
 
+    @app.errorhandler(OperationalError)
+    def _database_busy(exc: OperationalError) -> Response:
+        # A deadlock or lock-wait victim was rolled back whole and nothing of it was kept; the same request
+        # again (the mini-program resends with the same client_request_id) succeeds. Anything else is a fault.
+        if not is_transient(exc):
+            return _unexpected(exc)
+        log.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+        body = ErrorBody(code="busy", message="系统繁忙，请稍后重试", description="")
+        response = error_response(body, 503)
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         body = ErrorBody(code="internal_error", message=STATUS_MESSAGES[500], description="")
         return error_response(body, 500)
+
+
+# MySQL/MariaDB: lock wait timeout, deadlock; SQLite: another writer held the file past the busy timeout
+_TRANSIENT_MYSQL_CODES = {1205, 1213}
+
+
+def is_transient(exc: OperationalError) -> bool:
+    """Whether the database refused only for now: the transaction was rolled back and may be retried."""
+    args = getattr(exc.orig, "args", ())
+    if args and args[0] in _TRANSIENT_MYSQL_CODES:
+        return True
+    return "database is locked" in str(exc.orig)

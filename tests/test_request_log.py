@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import pymysql
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from backend import create_app
 from backend.request_log import RedactingFormatter, redact
@@ -83,3 +86,29 @@ def test_unhandled_error_is_a_500_in_the_error_shape_with_a_logged_traceback(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert errors and errors[0].exc_info and "kaboom" in str(errors[0].exc_info[1])
     assert any("status=500" in r.getMessage() for r in caplog.records if r.name == "backend.access")
+
+
+@pytest.mark.parametrize(
+    ("orig", "status"),
+    [
+        (pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"), 503),
+        (pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"), 503),
+        (sqlite3.OperationalError("database is locked"), 503),
+        (pymysql.err.OperationalError(2003, "Can't connect to MySQL server"), 500),
+    ],
+)
+def test_a_rolled_back_deadlock_victim_is_a_503_to_retry_but_other_database_faults_are_500s(
+    tmp_path, orig: Exception, status: int
+) -> None:
+    app = create_app({"APP_ENV": "testing", "INSTANCE_DIR": str(tmp_path)})
+
+    @app.post("/contended")
+    def contended() -> str:
+        raise OperationalError("UPDATE tracking_counter ...", {}, orig)
+
+    response = app.test_client().post("/contended")
+    assert response.status_code == status
+    if status == 503:
+        assert response.get_json()["code"] == "busy" and response.headers["Retry-After"] == "1"
+    else:
+        assert response.get_json()["code"] == "internal_error" and "Retry-After" not in response.headers
