@@ -332,6 +332,7 @@ def transition(
     """Make transition `name` on `case` as `actor`: check it, change the status, write the event, tell
     the reporter. Transition-specific effects live in the small functions below."""
     now = now or utcnow()
+    lock_case(session, case)
     current = CaseStatus(case.status)
     rule = check_transition(name, current, actor, reporter_id=case.reporter_id, squad_id=case.squad_id)
     for key in rule.requires:
@@ -357,6 +358,15 @@ def transition(
     if rule.notify and event.public:
         _tell_followers(session, case, event, now)
     return event
+
+
+def lock_case(session: Session, case: Case) -> None:
+    """Lock the case's row and read it afresh, so concurrent decisions about it queue up and each sees
+    the status the one before it left (two officers pressing 签收 at once sign it once)."""
+    # the row must be fetched for populate_existing to refresh `case`; executing alone only locks
+    session.execute(
+        select(Case).where(Case.id == case.id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def _record(

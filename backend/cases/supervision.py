@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
-from backend.cases.services import STAGE_DEADLINE, _record, _tell_followers, refresh_due_at
+from backend.cases.services import STAGE_DEADLINE, _record, _tell_followers, lock_case, refresh_due_at
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Actor
 from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
@@ -222,7 +222,7 @@ def request_extension(
     """The case's squad asks the bureau for `working_days` more working days on the current deadline."""
     if actor.role not in SQUAD_ROLES or actor.squad_id is None or actor.squad_id != case.squad_id:
         raise Forbidden("只有本中队可以为工单申请延期", description=f"{actor.role.value} may not request")
-    _lock(session, case)
+    lock_case(session, case)
     _require_timed(case, "当前状态下没有办理时限，无需延期")
     if isinstance(working_days, bool) or not MIN_EXTENSION_DAYS <= working_days <= MAX_EXTENSION_DAYS:
         raise ValidationFailed.on(
@@ -284,7 +284,7 @@ def decide_extension(
         raise Forbidden("只有区局可以审批延期申请", description=f"{actor.role.value} may not decide")
     case = session.get(Case, extension.case_id)
     assert case is not None
-    _lock(session, case)
+    lock_case(session, case)
     session.execute(
         select(CaseExtension)
         .where(CaseExtension.id == extension.id)
@@ -387,7 +387,7 @@ def _reject(
 def urge_case(session: Session, case: Case, actor: Actor, note: str, now: dt.datetime) -> None:
     """催办: the bureau presses the squad to move on a case; each time counts."""
     _require_bureau(actor, "只有区局可以催办工单")
-    _lock(session, case)
+    lock_case(session, case)
     _require_timed(case, "工单已不在办理中，无需催办")
     case.urge_count += 1
     note = note.strip()
@@ -416,7 +416,7 @@ def urge_case(session: Session, case: Case, actor: Actor, note: str, now: dt.dat
 def supervise_case(session: Session, case: Case, actor: Actor, note: str, now: dt.datetime) -> None:
     """督办: the bureau puts a case under its own watch until it is done."""
     _require_bureau(actor, "只有区局可以督办工单")
-    _lock(session, case)
+    lock_case(session, case)
     _require_timed(case, "工单已不在办理中，无需督办")
     if case.supervised:
         raise Conflict("该工单已在督办中", code="already_supervised")
@@ -434,13 +434,6 @@ def supervise_case(session: Session, case: Case, actor: Actor, note: str, now: d
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def _lock(session: Session, case: Case) -> None:
-    """Lock the case's row and read it afresh, so concurrent decisions about it queue up."""
-    session.execute(
-        select(Case).where(Case.id == case.id).with_for_update().execution_options(populate_existing=True)
-    )
 
 
 def _require_bureau(actor: Actor, message: str) -> None:

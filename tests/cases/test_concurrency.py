@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
-from backend.cases.models import TrackingCounter
-from backend.cases.services import ReportInput, issue_tracking_no, submit_report
+from backend.cases.models import Case, CaseEvent, TrackingCounter
+from backend.cases.services import ReportInput, get_case, issue_tracking_no, submit_report, transition
+from backend.cases.workflow import Actor, IllegalTransition, Role
 from backend.org.models import Estate
 from backend.queue import SESSION_KEY, JobQueue
 from backend.workcalendar import SHANGHAI
@@ -98,3 +100,49 @@ def test_the_first_numbers_of_a_day_are_issued_to_concurrent_transactions_withou
             assert sorted(results) == [f"QP{key}-{n:04d}" for n in range(1, THREADS + 1)]
     finally:
         clear()
+
+
+def test_two_officers_signing_one_case_at_once_sign_it_once(app) -> None:
+    """Both read the case as dispatched before either writes; the row lock makes the second see it signed."""
+    engine = app.extensions["db"].engine
+    queue = JobQueue()
+    queue.inline_runner = lambda job: None
+    with Session(engine, info={SESSION_KEY: queue}) as session:
+        user = User(openid=f"concurrency-sign-{uuid.uuid4().hex[:8]}", nickname="并发")
+        session.add(user)
+        session.flush()
+        estate_id = session.scalar(select(Estate.id).where(Estate.name == "新华联雅苑"))
+        case, _ = submit_report(
+            session,
+            user,
+            ReportInput(
+                description="楼顶有人搭建阳光房，两个队员同时签收",
+                category="illegal_construction",
+                estate_id=estate_id,
+            ),
+        )
+        session.commit()
+        user_id, tracking_no, squad_id = user.id, case.tracking_no, case.squad_id
+    # SQLite's BEGIN IMMEDIATE already queues the second transaction before its first read
+    read = threading.Barrier(1 if engine.dialect.name == "sqlite" else 2)
+
+    def sign(i: int) -> str:
+        with Session(engine, info={SESSION_KEY: queue}) as session:
+            case = get_case(session, tracking_no)
+            read.wait()  # both have read it as dispatched
+            transition(session, case, "sign", Actor(Role.OFFICER, 9000 + i, f"队员{i}", squad_id=squad_id))
+            session.commit()
+            return "signed"
+
+    try:
+        results = concurrently(2, sign)
+        assert sorted(map(type, results), key=str) == sorted([str, IllegalTransition], key=str), results
+        with Session(engine) as session:
+            events = session.scalars(
+                select(CaseEvent.action)
+                .join(Case)
+                .where(Case.tracking_no == tracking_no, CaseEvent.action == "sign")
+            ).all()
+        assert events == ["sign"]
+    finally:
+        purge_users(engine, [user_id])
