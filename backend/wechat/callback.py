@@ -26,14 +26,13 @@ def _config():  # noqa: ANN202
 
 
 def _fresh(timestamp: str) -> bool:
-    try:
-        return abs(time.time() - int(timestamp)) <= MAX_CLOCK_SKEW
-    except ValueError:
-        return False
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False  # not a Unix time in seconds (and a thousand digits would overflow a float)
+    return abs(time.time() - int(timestamp)) <= MAX_CLOCK_SKEW
 
 
 @wechat_bp.get("/callback")
-def verify() -> str:
+def verify() -> Response:
     """The server check WeChat makes when the push URL is saved: echo `echostr` if the signature is ours."""
     config = _config()
     args = request.args
@@ -43,7 +42,8 @@ def verify() -> str:
         )
     except InvalidSignatureException:
         abort(403)
-    return args.get("echostr", "")
+    # plain text: echostr is not signed, so it must never be served as a page a browser would run
+    return Response(args.get("echostr", ""), mimetype="text/plain")
 
 
 @wechat_bp.post("/callback")
@@ -66,17 +66,25 @@ def receive() -> Response:
     store = current_app.extensions["chat_store"]
     if not store.first_time(f"push:{signature}:{nonce}:{timestamp}", MAX_CLOCK_SKEW * 2):
         abort(403)  # the very same request again: a replay
-    message = parse_message(xml)
-    if message.type == "text" and store.first_time(f"msg:{message.id}", 3600):
+    try:
+        message = parse_message(xml)
+        # WeChat's retries repeat MsgId; a push without one is told apart by sender and time, as WeChat advises
+        key = (
+            f"msg-{message.id}"
+            if message.id
+            else f"msg-{message.source}-{message.create_time.timestamp():.0f}"
+        )
+    except Exception:  # signed by WeChat yet not a message we can read: nothing to answer, no retry wanted
+        log.warning("unreadable WeChat push ignored")
+        return Response("success", mimetype="text/plain")
+    if message.type == "text" and store.first_time(key, 3600):
         from backend.chat.jobs import reply_on_wechat
 
         try:
             current_app.extensions["job_queue"].send(
-                PendingJob(
-                    reply_on_wechat, (message.source, message.content), job_id=f"wechat-msg-{message.id}"
-                )
+                PendingJob(reply_on_wechat, (message.source, message.content), job_id=f"wechat-{key}")
             )
         except Exception:
-            store.forget(f"msg:{message.id}")  # let WeChat's retry try again
+            store.forget(key)  # let WeChat's retry try again
             raise
     return Response("success", mimetype="text/plain")

@@ -106,20 +106,25 @@ def push_app(make_app, wechat_standin):
 def pushed(
     app_id: str,
     text: str,
-    msg_id: int,
+    msg_id: int | None,
     *,
     openid: str = "oPushUser0000000000000000001",
     when: int | None = None,
     nonce: str = "nonce-1",
     key: str = AES_KEY,
+    plain: str | None = None,
 ) -> tuple[dict[str, str], bytes]:
-    """A message as WeChat pushes it in safe mode, built with wechatpy's own crypto."""
+    """A message as WeChat pushes it in safe mode, built with wechatpy's own crypto (`plain`: any
+    plaintext instead of a text message; `msg_id` None: a push without MsgId)."""
     timestamp = str(when or int(time.time()))
-    plain = (
-        f"<xml><ToUserName><![CDATA[gh_qingpu]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-        f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
-    )
+    if plain is None:
+        plain = (
+            f"<xml><ToUserName><![CDATA[gh_qingpu]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{text}]]></Content>"
+            + ("" if msg_id is None else f"<MsgId>{msg_id}</MsgId>")
+            + "</xml>"
+        )
     sealed = ET.fromstring(WeChatCrypto(TOKEN, key, app_id).encrypt_message(plain, nonce, timestamp))
     body = f"<xml><ToUserName><![CDATA[gh_qingpu]]></ToUserName><Encrypt><![CDATA[{sealed.findtext('Encrypt')}]]></Encrypt></xml>"
     query = {
@@ -147,6 +152,7 @@ def test_echo_check(push_app) -> None:
         },
     )
     assert ok.status_code == 200 and ok.get_data(as_text=True) == "hello-echo"
+    assert ok.mimetype == "text/plain"  # echostr is not signed: never served as a page
     forged = client.get(
         "/wechat/callback",
         query_string={"signature": "0" * 40, "timestamp": "1700000000", "nonce": "abc", "echostr": "x"},
@@ -186,6 +192,46 @@ def test_forged_replayed_and_stale_pushes_are_refused(push_app, wechat_standin) 
     stale = pushed(wechat_standin.app_id, "你好", 9103, when=int(time.time()) - 3600)
     assert client.post("/wechat/callback", query_string=stale[0], data=stale[1]).status_code == 403
     assert len(wechat_standin.custom_messages) == 1
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        "",
+        "not xml at all",
+        "<xml><FromUserName>oX</FromUserName><Content>你好</Content></xml>",  # no MsgType
+        "<xml><MsgType><a>text</a></MsgType></xml>",
+        "<xml><MsgType>text</MsgType><MsgId>abc</MsgId></xml>",
+    ],
+)
+def test_a_signed_push_we_cannot_read_is_acknowledged_and_ignored(
+    push_app, wechat_standin, plain: str
+) -> None:
+    query, body = pushed(wechat_standin.app_id, "", 1, plain=plain)
+    response = push_app.test_client().post("/wechat/callback", query_string=query, data=body)
+    assert response.status_code == 200 and response.get_data(as_text=True) == "success"
+    assert wechat_standin.custom_messages == []
+
+
+def test_pushes_without_a_msg_id_from_two_users_are_both_answered(push_app, wechat_standin) -> None:
+    client = push_app.test_client()
+    for n, openid in enumerate(["oPushUserA000000000000000001", "oPushUserB000000000000000001"]):
+        query, body = pushed(wechat_standin.app_id, "楼道里着火了", None, openid=openid, nonce=f"n-{n}")
+        assert client.post("/wechat/callback", query_string=query, data=body).status_code == 200
+    assert sorted(m["touser"] for m in wechat_standin.custom_messages) == [
+        "oPushUserA000000000000000001",
+        "oPushUserB000000000000000001",
+    ]
+
+
+@pytest.mark.parametrize("timestamp", ["1" * 400, "abc", "-5", "１７０００００００"])
+def test_timestamps_that_are_not_unix_seconds_are_refused(push_app, timestamp: str) -> None:
+    response = push_app.test_client().post(
+        "/wechat/callback",
+        query_string={"timestamp": timestamp, "nonce": "n", "msg_signature": "0" * 40},
+        data=b"x",
+    )
+    assert response.status_code == 403
 
 
 def test_the_push_url_does_not_exist_without_its_settings(client: FlaskClient) -> None:
