@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Interval
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import mysql, sqlite
@@ -20,6 +21,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+MAX_ROW_ID = 2**31 - 1  # the largest id an INT primary key holds: a larger one names no row
+# An id taken from a request (validated by pydantic): a huge integer would overflow the database driver
+RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]
 
 
 class Base(DeclarativeBase):

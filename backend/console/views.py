@@ -46,7 +46,7 @@ from backend.cases.workflow import (
 from backend.clock import now
 from backend.console import limiter
 from backend.console.blueprint import console_bp, current_actor, current_staff, require
-from backend.db import get_session
+from backend.db import MAX_ROW_ID, RowId, get_session
 from backend.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_squads, list_towns
@@ -99,6 +99,12 @@ def parse(model: type[Form]) -> Any:
         raise ValidationFailed(
             "；".join(f"{e.field}：{e.message}" for e in errors), errors=errors, description="form"
         ) from None
+
+
+def _id_arg(name: str) -> int | None:
+    """An id from the query string; one that names no row (not a number, 0, 2**70) is no filter."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 1 <= value <= MAX_ROW_ID else None
 
 
 def client_ip() -> str:
@@ -170,7 +176,7 @@ def inbox() -> Any:
     filters = InboxFilter(
         tab=args.get("tab", "to_sign"),
         category=args.get("category") or None,
-        estate_id=args.get("estate", type=int),
+        estate_id=_id_arg("estate"),
         source=args.get("source") or None,
         key_only=args.get("key") == "1",
     )
@@ -180,8 +186,8 @@ def inbox() -> Any:
         actor,
         filters,
         now=now(),
-        squad_id=args.get("squad", type=int),
-        page=max(args.get("page", 1, type=int), 1),
+        squad_id=_id_arg("squad"),
+        page=args.get("page", 1, type=int),
     )
     members = squad_members(db, actor.squad_id) if actor.role is Role.SQUAD_LEADER and actor.squad_id else []
     if actor.role in SQUAD_ROLES:
@@ -212,7 +218,7 @@ def inbox() -> Any:
 
 
 class NoticesForm(Form):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[RowId] = Field(min_length=1, max_length=1000)
 
 
 @console_bp.post("/notices/read")
@@ -228,7 +234,7 @@ def notices_read() -> Any:
 class BulkForm(Form):
     action: str = Field(pattern="^(sign|assign)$")
     cases: list[str] = Field(min_length=1, max_length=100)
-    assignee: int | None = None
+    assignee: RowId | None = None
 
 
 @console_bp.post("/inbox/bulk")
@@ -314,7 +320,7 @@ class ActionForm(Form):
     decision_no: str = Field("", max_length=64)
     case_no: str = Field("", max_length=64)
     department: str = Field("", max_length=32)
-    squad: int | None = None
+    squad: RowId | None = None
     parent: str = Field("", max_length=20)
 
 
@@ -330,6 +336,8 @@ def case_action(number: str, name: str) -> Any:
     data: dict[str, Any] = {}
     if name == "dispatch":
         data["squad"] = db.get(Squad, form.squad) if form.squad else None
+        if form.squad and data["squad"] is None:
+            raise ValidationFailed.on("squad", "没有这个中队")
     elif name == "merge":
         try:
             data["parent"] = get_case(db, form.parent)
@@ -395,7 +403,7 @@ def case_note(number: str) -> Any:
 
 
 class AssignForm(Form):
-    assignee: int
+    assignee: RowId
 
 
 @console_bp.post("/cases/<number>/assign")
@@ -461,7 +469,7 @@ class DecisionForm(Form):
     note: str = Field("", max_length=500)
 
 
-@console_bp.post("/extensions/<int:extension_id>/decide")
+@console_bp.post(f"/extensions/<int(max={MAX_ROW_ID}):extension_id>/decide")
 @require(*BUREAU)
 def extension_decide(extension_id: int) -> Any:
     form = parse(DecisionForm)
@@ -533,7 +541,7 @@ def triage() -> Any:
 def overdue() -> Any:
     actor = current_actor()
     db = get_session()
-    squad_id = actor.squad_id if actor.role in SQUAD_ROLES else request.args.get("squad", type=int)
+    squad_id = actor.squad_id if actor.role in SQUAD_ROLES else _id_arg("squad")
     return render_template(
         "console/list.html",
         title="超期工单",
@@ -551,7 +559,7 @@ def audit() -> Any:
         db,
         target_id=request.args.get("target") or None,
         action=request.args.get("action") or None,
-        page=max(request.args.get("page", 1, type=int), 1),
+        page=request.args.get("page", 1, type=int),
     )
     return render_template("console/audit.html", page=page)
 
@@ -564,7 +572,7 @@ class IntakeForm(Form):
     source_detail: str = Field("", max_length=128)
     category: str = Field(min_length=1, max_length=40)
     description: str = Field(min_length=10, max_length=1000)
-    estate_id: int | None = None
+    estate_id: RowId | None = None
     address: str = Field("", max_length=255)
     town: str = Field("", max_length=32)
     building: str = Field("", max_length=32)
@@ -625,8 +633,8 @@ class UserForm(Form):
     display_name: str = Field(min_length=1, max_length=64)
     role: str = Field(min_length=1, max_length=16)
     password: str = Field(min_length=1, max_length=256)
-    squad: int | None = None
-    company: int | None = None
+    squad: RowId | None = None
+    company: RowId | None = None
 
 
 @console_bp.get("/users")

@@ -419,3 +419,55 @@ def test_field_photos_are_attached_to_a_note_up_to_nine(
     stored = get_case(session, case.tracking_no)
     assert [p.kind for p in stored.photos if p.kind == "handling"] == ["handling", "handling"]
     assert any(e.action == "note" and e.note == "现场照片" for e in stored.events)
+
+
+HUGE = str(2**70)  # past any id the database holds; SQLite's driver cannot even bind it
+
+
+def test_huge_numbers_in_any_console_input_are_refused_or_ignored_never_a_server_error(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    case = a_case(session)
+    number = case.tracking_no
+    bureau = client.application.test_client()
+    login(bureau, "t_supervisor")
+    for path in (f"/console/inbox?page={2**62}", f"/console/inbox?estate={HUGE}", f"/console/inbox?squad={HUGE}",
+                 f"/console/overdue?squad={HUGE}", f"/console/audit?page={2**62}"):  # fmt: skip
+        assert bureau.get(path).status_code == 200, path
+    assert post(bureau, f"/console/cases/{number}/do/dispatch", {"squad": HUGE}).status_code == 400
+    assert post(bureau, f"/console/extensions/{HUGE}/decide", {"decision": "approve"}).status_code == 404
+    intake = {
+        "source": "squad_inspection",
+        "category": "illegal_construction",
+        "description": "巡查发现楼顶在搭阳光房",
+    }
+    assert post(bureau, "/console/intake", {**intake, "estate_id": HUGE}).status_code == 400
+    admin = client.application.test_client()
+    login(admin, "t_admin")
+    user = {"username": "huge", "display_name": "大数", "role": "officer", "password": "x" * 12}
+    assert post(admin, "/console/users", {**user, "squad": HUGE}).status_code == 400
+
+    leader = client.application.test_client()
+    login(leader, "t_leader")
+    assert post(leader, "/console/notices/read", {"ids": HUGE}).status_code == 400
+    assert (
+        post(
+            leader, "/console/inbox/bulk", {"action": "assign", "cases": number, "assignee": HUGE}
+        ).status_code
+        == 400
+    )
+    assert post(leader, f"/console/cases/{number}/assign", {"assignee": HUGE}).status_code == 400
+
+
+def test_a_returned_case_cannot_be_dispatched_to_a_squad_that_does_not_exist(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    case = a_case(session)
+    login(client, "t_officer")
+    post(client, f"/console/cases/{case.tracking_no}/do/return", {"reason_code": "not_our_area"})
+    bureau = client.application.test_client()
+    login(bureau, "t_supervisor")
+    refused = post(bureau, f"/console/cases/{case.tracking_no}/do/dispatch", {"squad": "999999"})
+    assert refused.status_code == 400 and "没有这个中队" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert get_case(session, case.tracking_no).status == CaseStatus.RETURNED
