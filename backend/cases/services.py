@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -457,8 +458,16 @@ def _on_handle(session: Session, case: Case, actor: Actor, now: dt.datetime, dat
     action = data.get("action")
     if action not in HANDLING_ACTIONS:
         raise ValidationFailed.on("action", "请选择处置措施")
-    if action == "order_rectification" and not data.get("deadline"):
-        raise ValidationFailed.on("deadline", "责令整改需填写整改期限")
+    if action == "order_rectification":
+        if not data.get("deadline"):
+            raise ValidationFailed.on("deadline", "责令整改需填写整改期限")
+        try:
+            deadline = dt.date.fromisoformat(str(data["deadline"]))
+        except ValueError:
+            raise ValidationFailed.on("deadline", "整改期限应为日期，如 2026-12-31") from None
+        if deadline < now.astimezone(SHANGHAI).date():
+            raise ValidationFailed.on("deadline", "整改期限不能早于今天")
+        data["deadline"] = deadline.isoformat()
     if action == "penalty":
         if not data.get("decision_no"):
             raise ValidationFailed.on("decision_no", "处罚需填写决定书文号")
@@ -466,7 +475,7 @@ def _on_handle(session: Session, case: Case, actor: Actor, now: dt.datetime, dat
             amount = float(data.get("amount") or 0)
         except (TypeError, ValueError):
             amount = 0
-        if amount <= 0:
+        if not math.isfinite(amount) or amount <= 0:  # "nan" and "inf" parse, and JSON cannot store them
             raise ValidationFailed.on("amount", "处罚需填写罚款金额")
         data["amount"] = amount
     data["action_label"] = HANDLING_ACTIONS[action]

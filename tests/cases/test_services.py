@@ -239,7 +239,15 @@ def test_the_whole_life_of_a_case(session: Session, resident) -> None:
     transition(session, case, "investigate", xujing)
     add_note(session, case, xujing, "现场拍照取证，业主不在家")
     transition(session, case, "verify", xujing)
-    transition(session, case, "handle", xujing, action="order_rectification", deadline="2026-12-05")
+    transition(
+        session,
+        case,
+        "handle",
+        xujing,
+        action="order_rectification",
+        deadline="2026-12-05",
+        now=NOW + dt.timedelta(hours=2),
+    )
     transition(session, case, "resolve", xujing, public_reply="违法搭建的阳光房已于今日拆除。")
     assert case.status == CaseStatus.RESOLVED and case.public_reply == "违法搭建的阳光房已于今日拆除。"
     rate_case(session, case, user, "satisfied")
@@ -377,3 +385,39 @@ def test_a_redispatched_case_gets_a_fresh_signing_deadline(session: Session, res
     )
     assert case.sign_due_at == dt.datetime(2026, 12, 1, 10, 0, tzinfo=SHANGHAI)
     assert case.due_at == case.sign_due_at
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"action": "order_rectification", "deadline": "abc"}, "deadline", "整改期限应为日期，如 2026-12-31"),
+        ({"action": "order_rectification", "deadline": "2026-11-01"}, "deadline", "整改期限不能早于今天"),
+        (
+            {"action": "penalty", "decision_no": "青城管罚〔2026〕3号", "amount": "nan"},
+            "amount",
+            "处罚需填写罚款金额",
+        ),
+        (
+            {"action": "penalty", "decision_no": "青城管罚〔2026〕3号", "amount": "inf"},
+            "amount",
+            "处罚需填写罚款金额",
+        ),
+        (
+            {"action": "penalty", "decision_no": "青城管罚〔2026〕3号", "amount": "-5"},
+            "amount",
+            "处罚需填写罚款金额",
+        ),
+    ],
+)
+def test_handling_refuses_dates_and_amounts_that_are_not_real(
+    session: Session, resident, fields: dict, field: str, message: str
+) -> None:
+    user, _ = resident
+    case = report(session, user, category="illegal_construction", estate_id=estate(session, "康虹花园").id)
+    xujing = officer(session, "xujing")
+    for name in ("sign", "investigate", "verify"):
+        transition(session, case, name, xujing, now=NOW)
+    with pytest.raises(ValidationFailed) as refused:
+        transition(session, case, "handle", xujing, now=NOW, **fields)
+    assert refused.value.message == message and refused.value.errors[0].field == field
+    assert case.status == CaseStatus.VERIFIED
