@@ -14,13 +14,15 @@ access_log = logging.getLogger("backend.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _SECRETS = [
+    # password hashes, whole (their parameters contain commas, which end a value below)
+    (re.compile(r"\$argon2(?:id|i|d)\$[^\s'\"]+"), "[hash]"),
     # Authorization headers and bearer tokens
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
     # key=value or "key": "value" for secret-looking keys
     (
         re.compile(
-            r"(?i)([\"']?(?:access_token|token|secret|session_key|password|openid|unionid|code|phone|"
-            r"contact_phone|appsecret)[\"']?\s*[=:]\s*[\"']?)[^\"'&\s,}]+"
+            r"(?i)([\"']?(?<![A-Za-z0-9])(?:access_token|token|secret|session_key|password|openid|unionid|code|phone|"
+            r"contact_phone|appsecret|key)(?:_hash)?[\"']?\s*[=:]\s*[\"']?)[^\"'&\s,}]+"
         ),
         r"\1[redacted]",
     ),

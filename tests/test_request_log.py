@@ -112,3 +112,14 @@ def test_a_rolled_back_deadlock_victim_is_a_503_to_retry_but_other_database_faul
         assert response.get_json()["code"] == "busy" and response.headers["Retry-After"] == "1"
     else:
         assert response.get_json()["code"] == "internal_error" and "Retry-After" not in response.headers
+
+
+def test_stored_secrets_in_a_logged_statement_are_redacted_but_ordinary_words_are_not() -> None:
+    statement = (
+        "[parameters: {'username': 'race2', 'password_hash': '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', "
+        "'key_hash': '9f86d081884c7d65', 'token_hash': 'e3b0c44298fc1c14'}] monkey=banana"
+    )
+    redacted = redact(statement)
+    for secret in ("argon2", "m=65536", "c2FsdA", "aGFzaA", "9f86d081884c7d65", "e3b0c44298fc1c14"):
+        assert secret not in redacted, secret
+    assert "'username': 'race2'" in redacted and "monkey=banana" in redacted

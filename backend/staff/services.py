@@ -7,6 +7,7 @@ import datetime as dt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, Actor, Role
@@ -72,8 +73,11 @@ def create_staff(
         phone=phone,
         password_hash=_hasher.hash(password),
     )
-    session.add(staff)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(staff)
+    except IntegrityError:  # the same name created by a request that committed after our check
+        raise Conflict("用户名已被使用", code="username_taken") from None
     return staff
 
 

@@ -13,8 +13,10 @@ from backend.accounts.models import User
 from backend.cases.models import Case, CaseEvent, TrackingCounter
 from backend.cases.services import ReportInput, get_case, issue_tracking_no, submit_report, transition
 from backend.cases.workflow import Actor, IllegalTransition, Role
+from backend.errors import Conflict
 from backend.org.models import Estate
 from backend.queue import SESSION_KEY, JobQueue
+from backend.staff.services import create_staff
 from backend.workcalendar import SHANGHAI
 from tests.support.cleanup import purge_users
 from tests.support.concurrency import concurrently
@@ -146,3 +148,27 @@ def test_two_officers_signing_one_case_at_once_sign_it_once(app) -> None:
         assert events == ["sign"]
     finally:
         purge_users(engine, [user_id])
+
+
+def test_the_same_username_created_at_once_gives_one_account_and_conflicts(app) -> None:
+    """A double-submitted 新建账号 form: the check before the insert cannot see the other's uncommitted row."""
+    engine = app.extensions["db"].engine
+    username = f"race-{uuid.uuid4().hex[:8]}"
+
+    def create(i: int) -> int:
+        with Session(engine) as session:
+            staff = create_staff(
+                session, username=username, display_name="并发", role="supervisor", password="x" * 12
+            )
+            session.commit()
+            return staff.id
+
+    results = concurrently(4, create)
+    created = [r for r in results if isinstance(r, int)]
+    try:
+        assert len(created) == 1, results
+        assert all(
+            isinstance(r, Conflict) and r.code == "username_taken" for r in results if r not in created
+        )
+    finally:
+        purge_users(engine, [], created)
