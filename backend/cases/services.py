@@ -406,7 +406,10 @@ def add_note(
 ) -> CaseEvent:
     """An internal note: on the timeline for staff, never shown to the reporter."""
     _require_staff_scope(case, actor)
-    return _record(session, case, "note", None, None, actor, note=text, public=False, now=now or utcnow())
+    now = now or utcnow()
+    event = _record(session, case, "note", None, None, actor, note=text, public=False, now=now)
+    record_audit(session, actor, "case.note", "case", case.tracking_no, now=now)
+    return event
 
 
 def _no_effect(session: Session, case: Case, actor: Actor, now: dt.datetime, data: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_origin
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -39,6 +39,7 @@ from backend.cases.workflow import (
     BUREAU_ROLES,
     SQUAD_ROLES,
     STATUS_LABELS,
+    SYSTEM,
     TRANSITIONS,
     Role,
     allowed_transitions,
@@ -61,6 +62,7 @@ from backend.staff.services import (
     mark_notices_read,
     mask_phone,
     squad_members,
+    staff_actor,
 )
 from backend.taxonomy.services import list_categories
 from backend.uploads.services import open_upload, store_upload
@@ -136,17 +138,30 @@ def login_post() -> Any:
     try:
         staff = authenticate_staff(db, form.username, form.password, now=now())
     except Unauthorized as exc:  # every refusal looks the same from outside
-        db.commit()  # keep the failed-attempt count
+        record_audit(db, SYSTEM, "staff.login_failed", "staff", form.username, ip=client_ip(), now=now())
+        db.commit()  # keep the failed-attempt count and the record
         return render_template("console/login.html", error=exc.message), 401
+    record_audit(db, staff_actor(staff), "staff.login", "staff", staff.id, ip=client_ip(), now=now())
     db.commit()
     session.clear()
     session["staff_id"], session["staff_sv"] = staff.id, staff.session_version
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/console/") else url_for("console.inbox"))
+    return redirect(_next_page(request.args.get("next", "")))
+
+
+def _next_page(target: str) -> str:
+    """Where to go after logging in: a console page the login page was sent from, else the inbox."""
+    if target.startswith("/console/") and target.isprintable() and "\\" not in target:
+        return target
+    return url_for("console.inbox")
 
 
 @console_bp.post("/logout")
 def logout() -> Any:
+    staff = g.get("staff")
+    if staff is not None:
+        db = get_session()
+        record_audit(db, staff_actor(staff), "staff.logout", "staff", staff.id, ip=client_ip(), now=now())
+        db.commit()
     session.clear()
     return redirect(url_for("console.login"))
 
@@ -377,11 +392,16 @@ def _form_photos() -> list[FileStorage]:
 
 
 def _attach_photos(case: Case, kind: str, files: list[FileStorage]) -> None:
+    if not files:
+        return
+    db = get_session()
     storage = current_app.extensions["storage"]
     start = len(case.photos)
     for i, file in enumerate(files):
-        upload = store_upload(get_session(), storage, None, file.stream.read())
+        upload = store_upload(db, storage, None, file.stream.read())
         case.photos.append(CasePhoto(upload_id=upload.id, kind=kind, position=start + i))
+    detail = {"kind": kind, "count": len(files)}
+    record_audit(db, current_actor(), "case.photos", "case", case.tracking_no, detail=detail, now=now())
 
 
 class NoteForm(Form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
@@ -419,6 +420,10 @@ def test_field_photos_are_attached_to_a_note_up_to_nine(
     stored = get_case(session, case.tracking_no)
     assert [p.kind for p in stored.photos if p.kind == "handling"] == ["handling", "handling"]
     assert any(e.action == "note" and e.note == "现场照片" for e in stored.events)
+    audited = session.execute(
+        select(AuditEntry.action, AuditEntry.detail).where(AuditEntry.target_id == case.tracking_no)
+    ).all()
+    assert ("case.note", {}) in audited and ("case.photos", {"kind": "handling", "count": 2}) in audited
 
 
 HUGE = str(2**70)  # past any id the database holds; SQLite's driver cannot even bind it
@@ -471,3 +476,45 @@ def test_a_returned_case_cannot_be_dispatched_to_a_squad_that_does_not_exist(
     assert refused.status_code == 400 and "没有这个中队" in refused.get_data(as_text=True)
     session.expire_all()
     assert get_case(session, case.tracking_no).status == CaseStatus.RETURNED
+
+
+def test_logins_failed_logins_and_logouts_are_on_the_audit_trail(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    client.post(
+        "/console/login",
+        data={"username": "t_officer", "password": "wrong-password", "csrf_token": csrf_token(client)},
+        environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )
+    login(client, "t_officer")
+    post(client, "/console/logout")
+    entries = session.execute(
+        select(AuditEntry.action, AuditEntry.target_id, AuditEntry.ip)
+        .where(AuditEntry.action.like("staff.log%"))
+        .order_by(AuditEntry.id)
+    ).all()
+    officer = str(accounts["officer"].id)
+    assert [tuple(e) for e in entries][-3:] == [
+        ("staff.login_failed", "t_officer", "10.0.0.9"),
+        ("staff.login", officer, "127.0.0.1"),
+        ("staff.logout", officer, "127.0.0.1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("target", "lands_on"),
+    [
+        ("/console/triage", "/console/triage"),
+        ("/console/%0d%0aX-Injected:%20y", "/console/inbox"),  # a header injection attempt
+        ("//evil.example/console/", "/console/inbox"),
+        ("/console/\\evil.example", "/console/inbox"),
+    ],
+)
+def test_after_login_only_a_console_page_is_a_destination(
+    client: FlaskClient, session: Session, accounts, target: str, lands_on: str
+) -> None:
+    response = client.post(
+        f"/console/login?next={target}",
+        data={"username": "t_supervisor", "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
+    assert response.status_code == 302 and response.headers["Location"] == lands_on
