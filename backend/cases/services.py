@@ -503,6 +503,8 @@ def _on_merge(session: Session, case: Case, actor: Actor, now: dt.datetime, data
     parent = data.get("parent")
     if not isinstance(parent, Case) or parent.id == case.id:
         raise ValidationFailed.on("parent", "请填写要并入的工单号")
+    if not can_see_case(parent, actor):  # a squad merges only into its own cases; say no more than "unknown"
+        raise ValidationFailed.on("parent", "没有这个工单号")
     if CaseStatus(parent.status) not in OPEN or parent.parent_id is not None:
         raise ValidationFailed.on("parent", "只能并入未办结的工单")
     case.parent = parent
@@ -652,14 +654,22 @@ def rate_case(
 
 
 def find_similar(
-    session: Session, *, estate_id: int, category: str | None, building: str = "", limit: int = 10
+    session: Session,
+    *,
+    estate_id: int,
+    category: str | None,
+    building: str = "",
+    squad_id: int | None = None,
+    limit: int = 10,
 ) -> list[Case]:
-    """Open cases about the same estate (and category), same building first, newest next."""
+    """Open cases about the same estate (and category, and squad), same building first, newest next."""
     query = select(Case).where(
         Case.estate_id == estate_id,
         Case.status.in_([s.value for s in OPEN]),
         Case.parent_id.is_(None),
     )
+    if squad_id is not None:
+        query = query.where(Case.squad_id == squad_id)
     if category:
         query = query.where(Case.category_code == category)
     ordering = [Case.building != building, Case.id.desc()] if building else [Case.id.desc()]

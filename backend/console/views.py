@@ -41,6 +41,7 @@ from backend.cases.workflow import (
     STATUS_LABELS,
     SYSTEM,
     TRANSITIONS,
+    Actor,
     Role,
     allowed_transitions,
 )
@@ -284,6 +285,15 @@ def _case_in_scope(number: str) -> Case:
     return case
 
 
+def _similar(case: Case, actor: Actor) -> list[Case]:
+    """Other open cases about the estate: a squad sees only its own, the bureau all of them."""
+    if not case.estate_id:
+        return []
+    squad_id = actor.squad_id if actor.role in SQUAD_ROLES else None
+    found = find_similar(get_session(), estate_id=case.estate_id, category=None, squad_id=squad_id)
+    return [c for c in found if c.id != case.id]
+
+
 @console_bp.get("/cases/<number>")
 @require(*ALL_STAFF)
 def case_page(number: str) -> Any:
@@ -308,9 +318,7 @@ def case_page(number: str) -> Any:
         categories=[c for c in list_categories(db) if c.group_code],
         squads=list_squads(db) if "dispatch" in allowed else [],
         members=squad_members(db, case.squad_id) if case.squad_id and actor.role is Role.SQUAD_LEADER else [],
-        similar=[c for c in find_similar(db, estate_id=case.estate_id, category=None) if c.id != case.id]
-        if case.estate_id
-        else [],
+        similar=_similar(case, actor),
         children=merged_children(db, case),
         extensions=extensions,
         handling_actions=HANDLING_ACTIONS,

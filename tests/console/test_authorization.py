@@ -12,7 +12,7 @@ from backend.cases.models import Case, CaseExtension
 from backend.cases.services import get_case, transition
 from backend.org.models import Squad
 from backend.staff.services import staff_actor
-from tests.console.conftest import csrf_token, login
+from tests.console.conftest import csrf_token, login, post
 from tests.console.test_console import a_case
 
 ROLES = ["anonymous", "officer", "leader", "other_officer", "supervisor", "admin", "editor", "property"]
@@ -202,3 +202,26 @@ def test_an_officer_of_another_squad_cannot_see_photos_or_cases_of_this_one(
     assert case.tracking_no not in client.get("/console/overdue").get_data(as_text=True)
     mine = client_as(app, "officer", accounts)
     assert case.tracking_no in mine.get("/console/inbox?tab=all").get_data(as_text=True)
+
+
+def test_a_squad_neither_lists_nor_merges_into_another_squads_case_at_the_same_estate(
+    app, session: Session, accounts
+) -> None:
+    own = a_case(session)
+    other = a_case(session, description="同一小区另一处楼顶在搭阳光房，已改派夏阳中队")
+    xiayang = session.scalar(select(Squad).where(Squad.code == "xiayang"))
+    transition(session, other, "return", staff_actor(accounts["officer"]), reason="不属本辖区")
+    transition(session, other, "dispatch", staff_actor(accounts["supervisor"]), squad=xiayang)
+    session.commit()
+
+    officer = client_as(app, "officer", accounts)
+    assert other.tracking_no not in officer.get(f"/console/cases/{own.tracking_no}").get_data(as_text=True)
+    bureau = client_as(app, "supervisor", accounts)
+    assert other.tracking_no in bureau.get(f"/console/cases/{own.tracking_no}").get_data(as_text=True)
+
+    merged = post(officer, f"/console/cases/{own.tracking_no}/do/merge", {"parent": other.tracking_no})
+    assert merged.status_code == 400 and "没有这个工单号" in merged.get_data(
+        as_text=True
+    )  # not even "exists"
+    session.expire_all()
+    assert get_case(session, own.tracking_no).parent_id is None
