@@ -66,6 +66,7 @@ from backend.staff.services import (
     staff_actor,
 )
 from backend.taxonomy.services import list_categories
+from backend.uploads.models import Upload
 from backend.uploads.services import open_upload, store_upload
 
 ALL_STAFF = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN)
@@ -532,14 +533,14 @@ def case_supervision(number: str, kind: str) -> Any:
 @console_bp.get("/photos/<upload_id>")
 @require(*ALL_STAFF)
 def photo(upload_id: str) -> Any:
-    from backend.uploads.models import Upload
-
     db = get_session()
-    case = db.scalar(
+    # one upload may be on several cases (a resident may send the same photo twice): any visible one will do
+    cases = db.scalars(
         select(Case).join(CasePhoto, CasePhoto.case_id == Case.id).where(CasePhoto.upload_id == upload_id)
     )
     upload = db.get(Upload, upload_id)
-    if case is None or upload is None or not can_see_case(case, current_actor()):
+    actor = current_actor()
+    if upload is None or not any(can_see_case(case, actor) for case in cases):
         abort(404)
     response = current_app.response_class(
         open_upload(current_app.extensions["storage"], upload), mimetype=upload.content_type

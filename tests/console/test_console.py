@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.audit.models import AuditEntry
 from backend.cases.models import Case, CaseSource, CaseStatus
 from backend.cases.services import ReportInput, get_case, submit_report
+from backend.errors import ValidationFailed
 from backend.org.models import Estate
 from tests.conftest import make_resident
 from tests.console.conftest import PASSWORD, csrf_token, login, post
@@ -518,3 +519,35 @@ def test_after_login_only_a_console_page_is_a_destination(
         data={"username": "t_supervisor", "password": PASSWORD, "csrf_token": csrf_token(client)},
     )
     assert response.status_code == 302 and response.headers["Location"] == lands_on
+
+
+@pytest.mark.parametrize("username", ["ａｄｍｉｎ", "用户", "a b", "a" * 65, "", "admin\x00"])
+def test_usernames_are_plain_ascii_so_none_passes_for_another(session: Session, username: str) -> None:
+    from backend.staff.services import create_staff
+
+    with pytest.raises(ValidationFailed) as refused:
+        create_staff(session, username=username, display_name="某人", role="supervisor", password="x" * 12)
+    assert refused.value.errors[0].field == "username"
+
+
+def test_a_photo_sent_with_two_reports_shows_to_the_squads_of_both(
+    client: FlaskClient, session: Session, accounts
+) -> None:
+    from backend.cases.models import CasePhoto
+    from backend.org.models import Squad
+    from backend.uploads.services import store_upload
+
+    upload = store_upload(session, client.application.extensions["storage"], None, _png("green").getvalue())
+    first, second = a_case(session), a_case(session, description="同一张照片，另一处楼顶也在搭阳光房")
+    for case in (first, second):
+        case.photos.append(CasePhoto(upload_id=upload.id, kind="report", position=0))
+    second.squad = session.scalar(select(Squad).where(Squad.code == "xiayang"))
+    session.commit()
+    xiayang = client.application.test_client()
+    login(xiayang, "t_other_officer")
+    assert xiayang.get(f"/console/photos/{upload.id}").status_code == 200
+    login(client, "t_officer")
+    assert client.get(f"/console/photos/{upload.id}").status_code == 200
+    second.squad = first.squad
+    session.commit()
+    assert xiayang.get(f"/console/photos/{upload.id}").status_code == 404  # no case of theirs has it now
