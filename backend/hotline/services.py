@@ -110,9 +110,14 @@ class HotlineOrder(BaseModel):
                 raise ValueError("应为 ISO 8601 日期时间，如 2024-05-06T09:30:00+08:00") from None
         else:
             raise ValueError("应为 ISO 8601 日期时间文本")
-        if instant is not None and instant.utcoffset() is None:
+        if instant is None:
+            return None
+        if instant.utcoffset() is None:
             raise ValueError("须注明时区，如 2024-05-06T09:30:00+08:00")
-        return instant
+        try:
+            return instant.astimezone(dt.UTC)  # an instant at year 1 or 9999 may not exist in UTC
+        except OverflowError:
+            raise ValueError("日期时间超出范围") from None
 
 
 def intake_order(

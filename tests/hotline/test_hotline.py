@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -218,6 +219,12 @@ def test_the_model_reads_blanks_as_absent_and_wants_an_aware_time() -> None:
     assert order(received_at="2024-05-06T09:30:00Z").received_at == dt.datetime(
         2024, 5, 6, 9, 30, tzinfo=dt.UTC
     )
+
+
+@pytest.mark.parametrize("received_at", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_time_that_does_not_exist_in_utc_is_refused_as_bad_input(received_at: str) -> None:
+    with pytest.raises(ValidationError, match="日期时间超出范围"):
+        order(received_at=received_at)
 
 
 # -------------------------------------------------------------------------------------------- imports
