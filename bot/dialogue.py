@@ -115,6 +115,9 @@ def _take_place(draft: dict[str, Any], meaning: Understanding) -> None:
             draft[key] = getattr(meaning, key)
 
 
+ADDRESS_CHARS = 255  # what a case's address holds
+
+
 def _next_question(draft: dict[str, Any]) -> Reply:
     if len(draft.get("description", "")) < 10:
         draft["step"] = "what"
@@ -159,7 +162,7 @@ def _continue_report(
         elif meaning is not None and meaning.candidates:
             draft["candidates"] = meaning.candidates[:5]
         elif len(said) >= 4:
-            draft["address"] = said
+            draft["address"] = said[:ADDRESS_CHARS]
             if meaning is not None and meaning.street:
                 draft["street"] = meaning.street
         if meaning is not None:

@@ -78,7 +78,7 @@ def _file(
         description=description,
         category=category if category and category != "out_of_scope" else None,
         estate_id=estate.id if estate else None,
-        address="" if estate else str(report.get("address") or report.get("estate") or ""),
+        address="" if estate else str(report.get("address") or report.get("estate") or "")[:255],
         town=None if estate else report.get("street"),
         building=str(report.get("building") or "")[:32],
         unit=str(report.get("unit") or "")[:32],

@@ -49,6 +49,19 @@ def test_filing_a_report_by_chat(chat_client: FlaskClient, session: Session, res
     assert done["tracking_no"] in progress["text"] and "已派单" in progress["text"]
 
 
+def test_an_address_longer_than_a_case_holds_is_cut_not_a_server_error(
+    chat_client: FlaskClient, session: Session, resident
+) -> None:
+    _user, token = resident
+    sid = say(chat_client, token, "楼顶有人在搭建彩钢板房，已经一周了")["session_id"]
+    say(chat_client, token, "青浦区某某路" + "一二三四五六七八九十" * 40, sid)
+    for answer in ("跳过", "跳过", "匿名"):
+        say(chat_client, token, answer, sid)
+    done = say(chat_client, token, "确认", sid)
+    case = session.scalar(select(Case).where(Case.tracking_no == done["tracking_no"]))
+    assert case.address.startswith("青浦区某某路一二三") and len(case.address) == 255
+
+
 def test_progress_for_someone_elses_number_reveals_nothing(
     chat_client: FlaskClient, session: Session, resident
 ) -> None:
