@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -18,6 +19,20 @@ API_INFO = Info(
     version="1",
     description="小程序与值守系统接口。错误响应统一为 {code, message, description, errors?}，message 为可直接展示的中文。",
 )
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Chinese as is, keys in the order the schemas give them, and a body nested past Python's recursion
+    limit read as invalid JSON (a 400) instead of a RecursionError (a 500)."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
@@ -46,8 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=config.PROXY_COUNT, x_proto=config.PROXY_COUNT
         )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = JSONProvider(app)
 
     if config.database_url.startswith("sqlite"):
         config.instance_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from backend.db import RowId
 from backend.taxonomy.services import CATEGORY_CODES
 
 CategoryCode = Literal[CATEGORY_CODES]  # type: ignore[valid-type]
@@ -151,7 +152,7 @@ class UploadQuery(BaseModel):
 class ReportBody(StrictBody):
     category: CategoryCode | None = Field(None, description="问题类别代码；不填时由系统推荐并待中队确认")
     description: str = Field(min_length=10, max_length=1000, description="问题描述，10–1000 字")
-    estate_id: int | None = Field(None, ge=1, description="小区 id（与 address 二选一）")
+    estate_id: RowId | None = Field(None, description="小区 id（与 address 二选一）")
     address: str = Field("", max_length=255, description="地址（无小区时填写）")
     town: str | None = Field(None, max_length=32, description="街镇代码或名称（配合 address）")
     building: str = Field("", max_length=32, description="楼号")
@@ -183,7 +184,7 @@ class TrackingPath(BaseModel):
 
 
 class SimilarQuery(Strict):
-    estate_id: int = Field(ge=1)
+    estate_id: RowId
     category: CategoryCode | None = None
     building: str = Field("", max_length=32)
 
@@ -302,7 +303,7 @@ class MessagePage(BaseModel):
 
 
 class ReadBody(StrictBody):
-    ids: list[int] | None = Field(None, max_length=200, description="要标为已读的消息 id；不填则全部已读")
+    ids: list[RowId] | None = Field(None, max_length=200, description="要标为已读的消息 id；不填则全部已读")
 
 
 class ReadOut(BaseModel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import werkzeug.datastructures
 from flask import Response, current_app
 from flask_openapi3 import FileStorage, Tag
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from backend.db import get_session
 from backend.errors import ErrorBody, ValidationFailed
@@ -19,6 +20,14 @@ uploads_tag = Tag(name="照片", description="上传与查看照片")
 
 class UploadForm(BaseModel):
     file: FileStorage
+
+    @field_validator("file")
+    @classmethod
+    def _a_file(cls, value: object) -> object:
+        # flask-openapi3's FileStorage accepts any value: a plain form field named "file" is a string
+        if not isinstance(value, werkzeug.datastructures.FileStorage):
+            raise ValueError("请以文件形式上传照片")
+        return value
 
 
 @mp_api.post(
@@ -39,7 +48,15 @@ def post_upload(form: UploadForm) -> tuple[dict, int]:
     return UploadOut(id=upload.id).model_dump(), 201
 
 
-@mp_api.get("/uploads/<upload_id>", tags=[uploads_tag], responses={200: None, 404: ErrorBody})
+@mp_api.get(
+    "/uploads/<upload_id>",
+    tags=[uploads_tag],
+    responses={
+        200: {"content": {"image/*": {"schema": {"type": "string", "format": "binary"}}}},
+        401: ErrorBody,
+        404: ErrorBody,
+    },
+)
 def get_upload(path: UploadPath, query: UploadQuery) -> Response:
     """查看照片：上传者本人（凭令牌），或凭反映详情中带签名的链接。"""
     session = get_session()

@@ -99,6 +99,7 @@ BAD_FIELDS = [
     ({"estate_id": 0}, "estate_id"),
     ({"estate_id": "12"}, "estate_id"),
     ({"estate_id": 99999999}, "estate_id"),
+    ({"estate_id": 2**70}, "estate_id"),
     ({"estate_id": None, "address": ""}, "body"),
     ({"estate_id": None, "address": "某路1号", "town": "火星镇"}, "town"),
     ({"address": "路" * 256}, "address"),
@@ -264,6 +265,7 @@ def test_similar_validates_its_query(client: FlaskClient, resident) -> None:
         {"estate_id": "x"},
         {"estate_id": 1, "category": "nope"},
         {"estate_id": 1, "building": "b" * 40},
+        {"estate_id": 2**70},
     ):
         assert (
             client.get(API + "/reports/similar", query_string=params, headers=auth(token)).status_code == 400
@@ -316,6 +318,18 @@ def test_upload_needs_the_file_field(client: FlaskClient, resident) -> None:
     response = client.post(API + "/uploads", data={"other": "x"}, headers=auth(token))
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "file"
+    as_text = client.post(API + "/uploads", data={"file": "abc"}, headers=auth(token))  # a field, not a file
+    assert as_text.status_code == 400 and as_text.get_json()["errors"][0]["message"] == "请以文件形式上传照片"
+
+
+@pytest.mark.parametrize("path", ["/reports", "/bot/messages", "/messages/read", "/subscriptions"])
+def test_json_nested_past_the_recursion_limit_is_a_bad_request(
+    client: FlaskClient, resident, path: str
+) -> None:
+    _user, token = resident
+    deep = '{"text": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = client.post(API + path, data=deep, content_type="application/json", headers=auth(token))
+    assert response.status_code == 400 and response.get_json()["code"] == "validation_error"
 
 
 def test_a_decompression_bomb_is_refused(client: FlaskClient, resident) -> None:
@@ -349,6 +363,8 @@ def test_messages_and_read(client: FlaskClient, session: Session, resident) -> N
         "unread": 0,
     }
     assert client.post(API + "/messages/read", json={"ids": "all"}, headers=auth(token)).status_code == 400
+    for ids in ([2**63], [-(2**63)], [0]):
+        assert client.post(API + "/messages/read", json={"ids": ids}, headers=auth(token)).status_code == 400
     assert client.get(API + "/messages", query_string={"per_page": 0}, headers=auth(token)).status_code == 400
 
 
