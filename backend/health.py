@@ -11,11 +11,12 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from backend.db import get_session
+from backend.errors import ErrorBody
 from backend.queue import JobQueue
 from backend.workcalendar import calendar_known
 
 log = logging.getLogger(__name__)
-health_api = APIBlueprint("health", __name__, abp_tags=[Tag(name="运维")])
+health_api = APIBlueprint("health", __name__, abp_tags=[Tag(name="运维")], abp_responses={400: ErrorBody})
 
 
 class ComponentHealth(BaseModel):

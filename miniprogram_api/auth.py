@@ -80,7 +80,9 @@ def logout() -> tuple[str, int]:
     return "", 204
 
 
-dev_api = APIBlueprint("mp_dev", __name__, url_prefix="/api/mp/v1")
+dev_api = APIBlueprint(
+    "mp_dev", __name__, url_prefix="/api/mp/v1", abp_responses={400: ErrorBody, 500: ErrorBody}
+)
 
 
 @dev_api.post("/auth/dev-login", tags=[auth_tag], responses={200: TokenOut})

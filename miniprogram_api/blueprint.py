@@ -8,5 +8,5 @@ mp_api = APIBlueprint(
     "mp",
     __name__,
     url_prefix="/api/mp/v1",
-    abp_responses={400: ErrorBody, 404: ErrorBody, 500: ErrorBody},
+    abp_responses={400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 500: ErrorBody, 503: ErrorBody},
 )

@@ -49,7 +49,7 @@ from miniprogram_api.schemas import (
 )
 
 reports_tag = Tag(name="反映", description="居民反映问题与跟踪办理")
-ERRORS = {401: ErrorBody, 404: ErrorBody, 409: ErrorBody}
+ERRORS = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody}
 
 
 @mp_api.post(

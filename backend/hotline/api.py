@@ -22,7 +22,7 @@ hotline_api = APIBlueprint(
     "hotline",
     __name__,
     url_prefix="/api/hotline/v1",
-    abp_responses={400: ErrorBody, 401: ErrorBody, 500: ErrorBody},
+    abp_responses={400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 500: ErrorBody, 503: ErrorBody},
 )
 hotline_tag = Tag(
     name="12345 热线",
