@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -160,6 +161,22 @@ _PYDANTIC_MESSAGES = {
     "date_parsing": "应为日期",
     "value_error": "{error}",
 }
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # all but tab and line breaks
+
+
+class PlainText(BaseModel):
+    """A request model whose text fields hold no control characters: a NUL or an escape sequence is never
+    what a resident or a hotline operator meant, and ten NULs must not pass for a ten-character description."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and _CONTROL_CHARACTERS.search(t) for t in texts):
+            raise ValueError("不能包含控制字符")
+        return value
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from backend.db import RowId
+from backend.errors import PlainText
 from backend.taxonomy.services import CATEGORY_CODES
 
 CategoryCode = Literal[CATEGORY_CODES]  # type: ignore[valid-type]
@@ -17,11 +18,11 @@ PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 UploadId = Annotated[str, StringConstraints(pattern=UPLOAD_ID)]  # an id the upload endpoint returned
 
 
-class Strict(BaseModel):
+class Strict(PlainText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class StrictBody(BaseModel):
+class StrictBody(PlainText):
     """A JSON body: no unknown fields, no silent type coercion (\"yes\" is not a boolean)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)

@@ -6,7 +6,7 @@ from typing import Any, get_origin
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
@@ -49,7 +49,7 @@ from backend.clock import now
 from backend.console import limiter
 from backend.console.blueprint import console_bp, current_actor, current_staff, require
 from backend.db import MAX_ROW_ID, RowId, get_session
-from backend.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, field_errors
+from backend.errors import Forbidden, NotFound, PlainText, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_squads, list_towns
 from backend.staff.services import (
@@ -83,7 +83,7 @@ REPLY_TEMPLATES = {
 }
 
 
-class Form(BaseModel):
+class Form(PlainText):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 

@@ -9,14 +9,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import ConfigDict, Field, StrictBool, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
 from backend.cases.services import ReportInput, submit_report
-from backend.errors import AppError, Conflict, Unauthorized, ValidationFailed, field_errors
+from backend.errors import AppError, Conflict, PlainText, Unauthorized, ValidationFailed, field_errors
 from backend.hotline.models import HotlineClient
 from backend.org.models import Estate, Town
 from backend.org.services import find_estate, find_town
@@ -64,7 +64,7 @@ def authenticate_client(session: Session, key: str) -> HotlineClient:
 # ----------------------------------------------------------------------------------------------- orders
 
 
-class HotlineOrder(BaseModel):
+class HotlineOrder(PlainText):
     """A 12345 work order as a hotline system sends it (the JSON body of the API, a row of an import)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -551,3 +551,10 @@ def test_a_photo_sent_with_two_reports_shows_to_the_squads_of_both(
     second.squad = first.squad
     session.commit()
     assert xiayang.get(f"/console/photos/{upload.id}").status_code == 404  # no case of theirs has it now
+
+
+def test_console_forms_refuse_control_characters(client: FlaskClient, session: Session, accounts) -> None:
+    login(client, "t_supervisor")
+    intake = {"source": "squad_inspection", "category": "illegal_construction", "description": "\x00" * 12}
+    refused = post(client, "/console/intake", {**intake, "address": "某路1号", "town": "徐泾"})
+    assert refused.status_code == 400 and "不能包含控制字符" in refused.get_data(as_text=True)

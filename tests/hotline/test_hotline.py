@@ -481,6 +481,8 @@ BAD_FIELDS = [
     ({"order_no": None}, "order_no"),
     ({"content": "太短了"}, "content"),
     ({"content": "长" * 2001}, "content"),
+    ({"content": "\x00" * 12}, "content"),
+    ({"caller_name": "张\x07三"}, "caller_name"),
     ({"content": "          短          "}, "content"),
     ({"content": ["楼顶有人在搭建阳光房，已经搭了一半"]}, "content"),
     ({"address": "路" * 256}, "address"),
