@@ -37,7 +37,7 @@ from backend.cases.workflow import (
     check_transition,
 )
 from backend.db import upsert, utcnow
-from backend.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from backend.messages.services import case_status_fields, tell_residents
 from backend.org.models import Estate, Squad, Town
 from backend.org.services import Page, find_town, paginate
@@ -733,6 +733,8 @@ def assign_case(
         raise Forbidden("只有本中队中队长可以分派工单")
     if assignee.squad_id != case.squad_id or not assignee.active:
         raise ValidationFailed.on("assignee", "只能分派给本中队的队员")
+    if CaseStatus(case.status) not in OPEN:
+        raise Conflict("已办结的工单不能再分派", code="case_closed")
     case.assignee = assignee
     now = now or utcnow()
     _record(

@@ -558,3 +558,24 @@ def test_console_forms_refuse_control_characters(client: FlaskClient, session: S
     intake = {"source": "squad_inspection", "category": "illegal_construction", "description": "\x00" * 12}
     refused = post(client, "/console/intake", {**intake, "address": "某路1号", "town": "徐泾"})
     assert refused.status_code == 400 and "不能包含控制字符" in refused.get_data(as_text=True)
+
+
+def test_a_resolved_case_is_not_assigned_any_more(client: FlaskClient, session: Session, accounts) -> None:
+    from backend.cases.services import transition
+    from backend.staff.services import staff_actor
+
+    case = a_case(session)
+    officer = staff_actor(accounts["officer"])
+    for name, data in [
+        ("sign", {}),
+        ("investigate", {}),
+        ("verify", {}),
+        ("resolve", {"public_reply": "已拆除"}),
+    ]:
+        transition(session, case, name, officer, **data)
+    session.commit()
+    login(client, "t_leader")
+    refused = post(client, f"/console/cases/{case.tracking_no}/assign", {"assignee": accounts["officer2"].id})
+    assert refused.status_code == 409 and "已办结的工单不能再分派" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert get_case(session, case.tracking_no).assignee_id is None
