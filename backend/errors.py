@@ -163,7 +163,8 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # all but tab and line breaks
+# all but tab, line breaks, and the vertical tab and form feed that Word and Excel put in pasted text
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 class PlainText(BaseModel):
@@ -244,13 +245,22 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(body, 500)
 
 
-# MySQL/MariaDB: lock wait timeout, deadlock; SQLite: another writer held the file past the busy timeout
-_TRANSIENT_MYSQL_CODES = {1205, 1213}
+# MySQL/MariaDB: record changed since read (snapshot isolation), lock wait timeout, deadlock; SQLite: another
+# writer held the file past the busy timeout
+_TRANSIENT_MYSQL_CODES = {1020, 1205, 1213}
 
 
-def is_transient(exc: OperationalError) -> bool:
-    """Whether the database refused only for now: the transaction was rolled back and may be retried."""
-    args = getattr(exc.orig, "args", ())
-    if args and args[0] in _TRANSIENT_MYSQL_CODES:
-        return True
-    return "database is locked" in str(exc.orig)
+def is_transient(exc: BaseException) -> bool:
+    """Whether the database refused only for now: the transaction was rolled back and may be retried. A
+    deadlock inside a savepoint surfaces as "SAVEPOINT does not exist" (the rollback took the savepoint
+    with it), so the errors it was raised during are looked at too."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        orig = getattr(seen, "orig", seen)
+        args = getattr(orig, "args", ())
+        if args and args[0] in _TRANSIENT_MYSQL_CODES:
+            return True
+        if "database is locked" in str(orig):
+            return True
+        seen = seen.__context__
+    return False

@@ -18,10 +18,11 @@ _SECRETS = [
     (re.compile(r"\$argon2(?:id|i|d)\$[^\s'\"]+"), "[hash]"),
     # Authorization headers and bearer tokens
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
-    # key=value or "key": "value" for secret-looking keys
+    # key=value or "key": "value" for secret-looking keys, alone or at the end of a snake_ or camelCase key
+    # (contact_phone, contactPhone), but not inside a word (monkey, barcode)
     (
         re.compile(
-            r"(?i)([\"']?(?<![A-Za-z0-9])(?:access_token|token|secret|session_key|password|openid|unionid|code|phone|"
+            r"(?i)([\"']?(?:(?<![A-Za-z0-9])|(?-i:(?<=[a-z0-9])(?=[A-Z])))(?:access_token|token|secret|session_key|password|openid|unionid|code|phone|"
             r"contact_phone|appsecret|key)(?:_hash)?[\"']?\s*[=:]\s*[\"']?)[^\"'&\s,}]+"
         ),
         r"\1[redacted]",

@@ -47,6 +47,9 @@ def test_a_request_id_is_made_when_the_client_sends_none_or_a_bad_one(client: Fl
         ("GET /sns/jscode2session?appid=wx1&secret=s3cr3t&js_code=081abc", "s3cr3t"),
         ('{"access_token": "ACCESS123", "expires_in": 7200}', "ACCESS123"),
         ("token=tok_9f8e7d", "tok_9f8e7d"),
+        ('{"contactPhone": "021-55551234"}', "55551234"),
+        ("refreshToken=rt_4b5c6d&x=1", "rt_4b5c6d"),
+        ("GET /api?js_code=081abc", "081abc"),
     ],
 )
 def test_redaction(raw: str, secret: str) -> None:
@@ -93,6 +96,7 @@ def test_unhandled_error_is_a_500_in_the_error_shape_with_a_logged_traceback(
     [
         (pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"), 503),
         (pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"), 503),
+        (pymysql.err.OperationalError(1020, "Record has changed since last read in table 'case_file'"), 503),
         (sqlite3.OperationalError("database is locked"), 503),
         (pymysql.err.OperationalError(2003, "Can't connect to MySQL server"), 500),
     ],
@@ -123,3 +127,23 @@ def test_stored_secrets_in_a_logged_statement_are_redacted_but_ordinary_words_ar
     for secret in ("argon2", "m=65536", "c2FsdA", "aGFzaA", "9f86d081884c7d65", "e3b0c44298fc1c14"):
         assert secret not in redacted, secret
     assert "'username': 'race2'" in redacted and "monkey=banana" in redacted
+
+
+def test_a_deadlock_inside_a_savepoint_is_a_503_though_the_rollback_to_it_failed_too(tmp_path) -> None:
+    """MariaDB's deadlock rollback takes the savepoint with it: what reaches the handler is the failed
+    ROLLBACK TO SAVEPOINT (1305), raised while the deadlock (1213) was being handled."""
+    app = create_app({"APP_ENV": "testing", "INSTANCE_DIR": str(tmp_path)})
+
+    @app.post("/savepoint")
+    def savepoint() -> str:
+        try:
+            raise OperationalError("INSERT ...", {}, pymysql.err.OperationalError(1213, "Deadlock found"))
+        except OperationalError:
+            raise OperationalError(
+                "ROLLBACK TO SAVEPOINT sa_savepoint_1",
+                {},
+                pymysql.err.OperationalError(1305, "does not exist"),
+            ) from None
+
+    response = app.test_client().post("/savepoint")
+    assert response.status_code == 503 and response.get_json()["code"] == "busy"
