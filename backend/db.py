@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from annotated_types import Interval
@@ -116,9 +117,14 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
+    # A reader's plain (deferred) BEGIN reads beside the writer in WAL mode instead of queueing for its lock.
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "qingpu_read_only"
 
 
 class Database:
@@ -140,6 +146,15 @@ class Database:
 
     def unbind(self) -> None:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A short session of its own for reading only, whatever transactions are open around it: on
+        SQLite it never waits for the write lock (which a request's own transaction may hold)."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_READ_ONLY: True})
+            with Session(bind=connection) as session:
+                yield session
 
 
 def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> Database:

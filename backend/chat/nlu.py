@@ -12,7 +12,6 @@ from typing import Any
 from flask import Flask, current_app
 
 from backend.chat.services import load_nlu
-from backend.db import get_session
 from backend.org.services import write_gazetteer
 
 
@@ -38,13 +37,14 @@ def prepare_for_fork(app: Flask) -> None:
 @functools.lru_cache(maxsize=4)
 def _database_gazetteer(instance_dir: Path, database_url: str) -> Path:
     """This process's snapshot of the estates, named by its content so processes never overwrite each other.
-    Read in the app context's own session: on SQLite a second session would wait for the write lock that
-    the request's transaction already holds (BEGIN IMMEDIATE), i.e. for itself."""
+    Read by a reader of its own: on SQLite an ordinary session would wait for the write lock that the
+    request's (or the job's) own transaction may already hold, i.e. for itself."""
     instance_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=instance_dir, suffix=".csv")
     os.close(fd)
     try:
-        write_gazetteer(get_session(), Path(tmp))
+        with current_app.extensions["db"].reader() as session:
+            write_gazetteer(session, Path(tmp))
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()[:16]
         path = instance_dir / f"bot-gazetteer-{digest}.csv"
         os.replace(tmp, path)
