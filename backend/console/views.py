@@ -52,6 +52,7 @@ from backend.db import MAX_ROW_ID, RowId, get_session
 from backend.errors import Forbidden, NotFound, PlainText, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_squads, list_towns
+from backend.staff.models import StaffUser
 from backend.staff.services import (
     ROLE_LABELS,
     STAFF_ROLES,
@@ -140,7 +141,10 @@ def login_post() -> Any:
     try:
         staff = authenticate_staff(db, form.username, form.password, now=now())
     except Unauthorized as exc:  # every refusal looks the same from outside
-        record_audit(db, SYSTEM, "staff.login_failed", "staff", form.username, ip=client_ip(), now=now())
+        # the account it was for, never the typed name: a password typed into the name field must not be kept
+        account = db.scalar(select(StaffUser.id).where(StaffUser.username == form.username))
+        target = account if account is not None else "unknown"
+        record_audit(db, SYSTEM, "staff.login_failed", "staff", target, ip=client_ip(), now=now())
         db.commit()  # keep the failed-attempt count and the record
         return render_template("console/login.html", error=exc.message), 401
     record_audit(db, staff_actor(staff), "staff.login", "staff", staff.id, ip=client_ip(), now=now())
@@ -262,7 +266,9 @@ def inbox_bulk() -> Any:
     actor = current_actor()
     assignee = get_staff(db, form.assignee) if form.assignee else None
     done = 0
-    for number in form.cases:
+    for number in sorted(
+        set(form.cases)
+    ):  # one order for every locker of many cases: no deadlock between them
         case = _case_in_scope(number)
         if form.action == "sign":
             transition(db, case, "sign", actor, now=now())

@@ -61,13 +61,15 @@ class Page(Generic[T]):
         return math.ceil(self.total / self.per_page) if self.per_page else 0
 
 
-MAX_PAGE = 100_000  # past any list's end; keeps the offset within what the database accepts
+MAX_PAGE = 100_000  # pages past it are not read: keeps the offset within what the database accepts
 
 
 def paginate(session: Session, query: Select[tuple[T]], page: int, per_page: int) -> Page[T]:
     """One page of an ordered query, with the count of all its rows (pages past the end are empty)."""
-    page = min(max(page, 1), MAX_PAGE)
+    page = max(page, 1)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    if page > MAX_PAGE:
+        return Page([], page, per_page, total)
     items = session.scalars(query.limit(per_page).offset((page - 1) * per_page))
     return Page(list(items), page, per_page, total)
 

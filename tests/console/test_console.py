@@ -495,8 +495,13 @@ def test_logins_failed_logins_and_logouts_are_on_the_audit_trail(
         .order_by(AuditEntry.id)
     ).all()
     officer = str(accounts["officer"].id)
+    client.post(  # a password typed as the name is not kept
+        "/console/login",
+        data={"username": "Secret-Pass-1", "password": "x", "csrf_token": csrf_token(client)},
+    )
+    assert session.scalar(select(AuditEntry.target_id).order_by(AuditEntry.id.desc())) == "unknown"
     assert [tuple(e) for e in entries][-3:] == [
-        ("staff.login_failed", "t_officer", "10.0.0.9"),
+        ("staff.login_failed", officer, "10.0.0.9"),
         ("staff.login", officer, "127.0.0.1"),
         ("staff.logout", officer, "127.0.0.1"),
     ]
