@@ -115,9 +115,6 @@ def _take_place(draft: dict[str, Any], meaning: Understanding) -> None:
             draft[key] = getattr(meaning, key)
 
 
-ADDRESS_CHARS = 255  # what a case's address holds
-
-
 def _next_question(draft: dict[str, Any]) -> Reply:
     if len(draft.get("description", "")) < 10:
         draft["step"] = "what"
@@ -162,7 +159,7 @@ def _continue_report(
         elif meaning is not None and meaning.candidates:
             draft["candidates"] = meaning.candidates[:5]
         elif len(said) >= 4:
-            draft["address"] = said[:ADDRESS_CHARS]
+            draft["address"] = said
             if meaning is not None and meaning.street:
                 draft["street"] = meaning.street
         if meaning is not None:

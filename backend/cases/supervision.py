@@ -359,26 +359,16 @@ def _reject(
     session: Session, case: Case, extension: CaseExtension, actor: Actor, note: str, now: dt.datetime
 ) -> None:
     extension.status = "rejected"
-    _record(
+    _squad_step(
         session,
         case,
-        "extension_rejected",
-        None,
-        None,
         actor,
-        note=note or "不予延期",
-        public=False,
-        data={"extension_id": extension.id},
-        now=now,
-    )
-    _notify_squad(
-        session,
-        case,
         "extension_rejected",
+        note or "不予延期",
         f"工单 {case.tracking_no} 的延期申请未获批准" + (f"：{note}" if note else ""),
         now,
+        extension_id=extension.id,
     )
-    _audit(session, actor, case, "extension_rejected", now, extension_id=extension.id)
 
 
 # ------------------------------------------------------------------------------- urging and supervising
@@ -391,26 +381,8 @@ def urge_case(session: Session, case: Case, actor: Actor, note: str, now: dt.dat
     _require_timed(case, "工单已不在办理中，无需催办")
     case.urge_count += 1
     note = note.strip()
-    _record(
-        session,
-        case,
-        "urged",
-        None,
-        None,
-        actor,
-        note=note,
-        public=False,
-        data={"count": case.urge_count},
-        now=now,
-    )
-    _notify_squad(
-        session,
-        case,
-        "urged",
-        f"区局催办工单 {case.tracking_no}（第 {case.urge_count} 次）" + (f"：{note}" if note else ""),
-        now,
-    )
-    _audit(session, actor, case, "urged", now, count=case.urge_count)
+    text = f"区局催办工单 {case.tracking_no}（第 {case.urge_count} 次）" + (f"：{note}" if note else "")
+    _squad_step(session, case, actor, "urged", note, text, now, count=case.urge_count)
 
 
 def supervise_case(session: Session, case: Case, actor: Actor, note: str, now: dt.datetime) -> None:
@@ -422,15 +394,8 @@ def supervise_case(session: Session, case: Case, actor: Actor, note: str, now: d
         raise Conflict("该工单已在督办中", code="already_supervised")
     case.supervised = True
     note = note.strip()
-    _record(session, case, "supervised", None, None, actor, note=note, public=False, now=now)
-    _notify_squad(
-        session,
-        case,
-        "supervised",
-        f"区局对工单 {case.tracking_no} 进行督办" + (f"：{note}" if note else ""),
-        now,
-    )
-    _audit(session, actor, case, "supervised", now)
+    text = f"区局对工单 {case.tracking_no} 进行督办" + (f"：{note}" if note else "")
+    _squad_step(session, case, actor, "supervised", note, text, now)
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -444,6 +409,23 @@ def _require_bureau(actor: Actor, message: str) -> None:
 def _require_timed(case: Case, message: str) -> None:
     if CaseStatus(case.status) not in TIMED or case.due_at is None:
         raise Conflict(message, code="no_deadline", description=f"case is {case.status}")
+
+
+def _squad_step(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    action: str,
+    note: str,
+    text: str,
+    now: dt.datetime,
+    **data: object,
+) -> None:
+    """An internal step of the bureau's on the case: on the timeline (staff only), told to the squad as
+    `text`, and audited, with the same `data` in the event and the audit entry."""
+    _record(session, case, action, None, None, actor, note=note, public=False, data=data, now=now)
+    _notify_squad(session, case, action, text, now)
+    _audit(session, actor, case, action, now, **data)
 
 
 def _notify_squad(session: Session, case: Case, kind: str, text: str, now: dt.datetime) -> None:

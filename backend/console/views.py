@@ -39,7 +39,6 @@ from backend.cases.workflow import (
     BUREAU_ROLES,
     SQUAD_ROLES,
     STATUS_LABELS,
-    SYSTEM,
     TRANSITIONS,
     Actor,
     Role,
@@ -52,7 +51,6 @@ from backend.db import MAX_ROW_ID, RowId, get_session
 from backend.errors import Forbidden, NotFound, PlainText, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_squads, list_towns
-from backend.staff.models import StaffUser
 from backend.staff.services import (
     ROLE_LABELS,
     STAFF_ROLES,
@@ -139,15 +137,10 @@ def login_post() -> Any:
         return render_template("console/login.html", error="请输入用户名和密码"), 400
     db = get_session()
     try:
-        staff = authenticate_staff(db, form.username, form.password, now=now())
+        staff = authenticate_staff(db, form.username, form.password, ip=client_ip(), now=now())
     except Unauthorized as exc:  # every refusal looks the same from outside
-        # the account it was for, never the typed name: a password typed into the name field must not be kept
-        account = db.scalar(select(StaffUser.id).where(StaffUser.username == form.username))
-        target = account if account is not None else "unknown"
-        record_audit(db, SYSTEM, "staff.login_failed", "staff", target, ip=client_ip(), now=now())
-        db.commit()  # keep the failed-attempt count and the record
+        db.commit()  # keep the failed-attempt count and the audit entry
         return render_template("console/login.html", error=exc.message), 401
-    record_audit(db, staff_actor(staff), "staff.login", "staff", staff.id, ip=client_ip(), now=now())
     db.commit()
     session.clear()
     session["staff_id"], session["staff_sv"] = staff.id, staff.session_version

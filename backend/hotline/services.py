@@ -185,7 +185,7 @@ def _note_received_at(case: Case, received_at: dt.datetime) -> None:
     # ReportInput has no field for it: the hotline's own receipt time goes on the submit event
     submit = next((e for e in case.events if e.action == "submit"), None)
     if submit is not None:
-        submit.data = {**(submit.data or {}), "received_at": received_at.astimezone(dt.UTC).isoformat()}
+        submit.data = {**(submit.data or {}), "received_at": received_at.isoformat()}  # UTC already
 
 
 # ----------------------------------------------------------------------------------------------- import

@@ -11,7 +11,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, Actor, Role
+from backend.audit.services import record_audit
+from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
 from backend.db import utcnow
 from backend.errors import Conflict, Unauthorized, ValidationFailed
 from backend.org.models import PropertyCompany, Squad
@@ -86,30 +87,36 @@ def create_staff(
 
 
 def authenticate_staff(
-    session: Session, username: str, password: str, *, now: dt.datetime | None = None
+    session: Session, username: str, password: str, *, ip: str = "", now: dt.datetime | None = None
 ) -> StaffUser:
-    """The account if the password is right; a locked or wrong login says the same thing to the caller."""
+    """The account if the password is right; a locked or wrong login says the same thing to the caller.
+    Either way the attempt goes on the audit trail with `ip`: a refusal under the account it was for (never
+    the name as typed, which may be a password typed in the wrong field), or "unknown"."""
     now = now or utcnow()
     staff = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    refused = Unauthorized("用户名或密码错误，或账号已被暂时锁定", code="login_failed")
+
+    def refused() -> Unauthorized:
+        target = staff.id if staff is not None else "unknown"
+        record_audit(session, SYSTEM, "staff.login_failed", "staff", target, ip=ip, now=now)
+        return Unauthorized("用户名或密码错误，或账号已被暂时锁定", code="login_failed")
+
     if staff is None or not staff.active:
         _check(_DUMMY_HASH, password)
-        raise refused
+        raise refused()
     if staff.locked_until is not None and staff.locked_until > now:
-        raise refused
+        raise refused()
     if not _check(staff.password_hash, password):
         staff.failed_logins += 1
         if staff.failed_logins >= MAX_FAILED_LOGINS:
             staff.locked_until = now + LOCKOUT
             staff.failed_logins = 0
-        session.flush()
-        raise refused
+        raise refused()
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     staff.failed_logins = 0
     staff.locked_until = None
     staff.last_login_at = now
-    session.flush()
+    record_audit(session, staff_actor(staff), "staff.login", "staff", staff.id, ip=ip, now=now)
     return staff
 
 
