@@ -26,6 +26,18 @@ class SoftmaxRegression:
         self.weights = np.zeros((0, len(self.labels)))
         self.bias = np.zeros(len(self.labels))
 
+    @classmethod
+    def from_weights(
+        cls, labels: Sequence[str], weights: np.ndarray, bias: np.ndarray, l2: float, iterations: int
+    ) -> SoftmaxRegression:
+        """A model as trained before, from its labels and weights."""
+        if weights.ndim != 2 or weights.shape[1] != len(labels) or bias.shape != (len(labels),):
+            raise ValueError("a model's weights must have one column per label")
+        model = cls(labels, l2=l2, iterations=iterations)
+        model.weights = weights.astype(np.float64, copy=False)
+        model.bias = bias.astype(np.float64, copy=False)
+        return model
+
     def fit(
         self, features: sp.csr_matrix, targets: Sequence[str], sample_weight: np.ndarray | None = None
     ) -> SoftmaxRegression:

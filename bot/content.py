@@ -25,6 +25,8 @@ class Category:
     group: str | None
     description: str
     keywords: tuple[str, ...]
+    # hours to be on site when building is going on now (上海市拆除违法建筑若干规定 第七条), where that applies
+    onsite_hours_in_progress: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class Content:
     def category_codes(self) -> list[str]:
         return [c.code for c in self.categories]
 
+    @property
+    def in_progress_categories(self) -> frozenset[str]:
+        """Codes of the categories where building can be going on now (those with onsite_hours_in_progress)."""
+        return frozenset(c.code for c in self.categories if c.onsite_hours_in_progress)
+
 
 def _toml(path: Path) -> dict[str, Any]:
     with path.open("rb") as f:
@@ -123,6 +130,7 @@ def load_content(content_dir: Path) -> Content:
             group=c.get("group"),
             description=c.get("description", ""),
             keywords=_strings(c.get("keywords")),
+            onsite_hours_in_progress=c.get("onsite_hours_in_progress"),
         )
         for c in taxonomy["categories"]
     ]

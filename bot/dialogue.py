@@ -23,6 +23,16 @@ CANCEL_WORDS = {"取消", "算了", "不用了", "不了", "退出", "不提交"
 SKIP_WORDS = {"跳过", "没有", "无", "不知道", "不清楚", "没有照片", "不拍了"}
 YES_WORDS = {"匿名", "是", "要", "需要", "要匿名", "匿名反映"}
 NO_WORDS = {"不匿名", "不用", "不需要", "实名", "否", "不要"}
+# Asked once, before the photos, when the category is one where building can be going on now and the
+# messages did not say (上海市拆除违法建筑若干规定 第七条: on site within 2 hours instead of 24).
+IN_PROGRESS_QUESTION = "现在还在施工吗？"
+IN_PROGRESS_CHOICES = {"还在施工": True, "已经停工/建好了": False, "不清楚": None}
+STILL_WORDS = {
+    "是", "是的", "对", "对的", "嗯", "在", "还在", "正在", "有", "在施工", "还在搭", "是啊", "对啊",
+}  # fmt: skip
+STOPPED_WORDS = {
+    "不是", "否", "没", "没有", "不在", "没在", "停了", "已经停了", "停工了", "建好了", "搭好了", "没有了",
+}  # fmt: skip
 
 
 class Understanding(Protocol):
@@ -38,9 +48,13 @@ class Understanding(Protocol):
     unit: str | None
     room: str | None
     tracking_no: str | None
+    in_progress: bool | None
 
 
 class Nlu(Protocol):
+    # the categories where building can be going on now (read from the taxonomy)
+    in_progress_categories: frozenset[str]
+
     def understand(self, text: str) -> Understanding: ...
 
     def answer(self, text: str) -> Any: ...
@@ -72,7 +86,7 @@ def respond(nlu: Nlu, state: dict[str, Any], text: str, *, photos: list[str] | N
         state.pop("draft", None)
         return Reply(EMERGENCY_NUMBERS.get(meaning.emergency, EMERGENCY_NUMBERS["danger"]))
     if draft is not None:
-        return _continue_report(state, draft, said, meaning, photos or [])
+        return _continue_report(nlu, state, draft, said, meaning, photos or [])
     if meaning is None:
         return Reply(GREETING, ["我要反映问题", "查询办理进度", "咨询法律问题"])
     if said in {"我要反映问题", "我要反映", "反映问题", "投诉"}:
@@ -87,8 +101,9 @@ def respond(nlu: Nlu, state: dict[str, Any], text: str, *, photos: list[str] | N
     if meaning.intent == "report":
         draft = {"step": "what", "description": text, "category": meaning.category}
         _take_place(draft, meaning)
+        _take_in_progress(draft, meaning)
         state["draft"] = draft
-        return _next_question(draft)
+        return _next_question(nlu, draft)
     if meaning.intent == "consult" or said == "咨询法律问题":
         answer = nlu.answer(text)
         suggestions = list(getattr(answer, "suggestions", []) or [])
@@ -115,7 +130,24 @@ def _take_place(draft: dict[str, Any], meaning: Understanding) -> None:
             draft[key] = getattr(meaning, key)
 
 
-def _next_question(draft: dict[str, Any]) -> Reply:
+def _take_in_progress(draft: dict[str, Any], meaning: Understanding) -> None:
+    """What a description says about building going on now; work going on in any message wins."""
+    said = meaning.in_progress
+    if said is True or (said is False and draft.get("in_progress") is not True):
+        draft["in_progress"] = said
+
+
+def _in_progress_answer(said: str, meaning: Understanding | None) -> bool | None:
+    if said in IN_PROGRESS_CHOICES:
+        return IN_PROGRESS_CHOICES[said]
+    if meaning is not None and meaning.in_progress is not None:
+        return meaning.in_progress
+    if said in STILL_WORDS:
+        return True
+    return False if said in STOPPED_WORDS else None
+
+
+def _next_question(nlu: Nlu, draft: dict[str, Any]) -> Reply:
     if len(draft.get("description", "")) < 10:
         draft["step"] = "what"
         return Reply("请再具体描述一下问题（至少 10 个字）：什么情况、在哪个位置、持续多久了？")
@@ -128,6 +160,9 @@ def _next_question(draft: dict[str, Any]) -> Reply:
     if "building" not in draft:
         draft["step"] = "building"
         return Reply("请问是几号楼？（不清楚可以回复「跳过」）", ["跳过"])
+    if "in_progress" not in draft and draft.get("category") in nlu.in_progress_categories:
+        draft["step"] = "in_progress"
+        return Reply(IN_PROGRESS_QUESTION, list(IN_PROGRESS_CHOICES))
     if "photos" not in draft:
         draft["step"] = "photos"
         return Reply("如有现场照片，请在下方上传；没有可以回复「跳过」。", ["跳过"])
@@ -137,12 +172,19 @@ def _next_question(draft: dict[str, Any]) -> Reply:
     draft["step"] = "confirm"
     where = draft.get("estate") or draft.get("address")
     building = f"{draft['building']}号楼" if draft.get("building") else ""
-    summary = f"请确认：在「{where}{building}」，{draft['description'][:60]}。{'匿名' if draft['anonymous'] else '实名'}反映。"
+    now = "现场正在施工。" if draft.get("in_progress") else ""
+    anonymous = "匿名" if draft["anonymous"] else "实名"
+    summary = f"请确认：在「{where}{building}」，{draft['description'][:60]}。{now}{anonymous}反映。"
     return Reply(summary + "确认提交吗？", ["确认", "取消"])
 
 
 def _continue_report(
-    state: dict[str, Any], draft: dict[str, Any], said: str, meaning: Understanding | None, photos: list[str]
+    nlu: Nlu,
+    state: dict[str, Any],
+    draft: dict[str, Any],
+    said: str,
+    meaning: Understanding | None,
+    photos: list[str],
 ) -> Reply:
     step = draft.get("step")
     if step == "what":
@@ -150,6 +192,7 @@ def _continue_report(
         if meaning is not None:
             draft["category"] = draft.get("category") or meaning.category
             _take_place(draft, meaning)
+            _take_in_progress(draft, meaning)
     elif step == "where":
         choice = next((c for c in draft.get("candidates", []) if said.startswith(c["estate"])), None)
         if choice is not None:
@@ -170,6 +213,10 @@ def _continue_report(
         draft["building"] = (
             "" if said in SKIP_WORDS else (meaning.building if meaning and meaning.building else said)[:32]
         )
+    elif step == "in_progress":
+        draft["in_progress"] = _in_progress_answer(said, meaning)  # asked once: an unclear answer is None
+        if photos:
+            draft["photos"] = (draft.get("photos") or []) + photos
     elif step == "photos":
         if photos:
             draft["photos"] = (draft.get("photos") or []) + photos
@@ -188,6 +235,7 @@ def _continue_report(
         if said in CONFIRM_WORDS:
             state.pop("draft", None)
             report = {k: v for k, v in draft.items() if k not in {"step", "candidates"}}
+            report["in_progress"] = draft.get("in_progress")  # True, False or None: not said
             return Reply("正在提交……", action="file_report", report=report)
         return Reply("请回复「确认」提交，或「取消」放弃。", ["确认", "取消"])
-    return _next_question(draft)
+    return _next_question(nlu, draft)

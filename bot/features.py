@@ -84,6 +84,28 @@ class Vectorizer:
         self.idf = np.array([math.log((1 + total) / (1 + df[f])) + 1.0 for f in vocabulary])
         self.block = np.array([BLOCKS[f.split(":", 1)[0]] for f in vocabulary], dtype=np.int64)
 
+    @classmethod
+    def from_arrays(cls, vocabulary: Sequence[str], idf: np.ndarray, block: np.ndarray) -> Vectorizer:
+        """A vectorizer as learnt before (its vocabulary in column order, `idf` and `block`), not retrained."""
+        if idf.shape != (len(vocabulary),) or block.shape != (len(vocabulary),):
+            raise ValueError("a vectorizer's arrays must have one entry per feature")
+        if not all(isinstance(f, str) for f in vocabulary):
+            raise ValueError("a vectorizer's features are names")
+        vectorizer = cls.__new__(cls)
+        vectorizer.index = {f: i for i, f in enumerate(vocabulary)}
+        if len(vectorizer.index) != len(vocabulary):
+            raise ValueError("a vectorizer's vocabulary has repeated features")
+        vectorizer.idf = idf.astype(np.float64, copy=False)
+        vectorizer.block = block.astype(np.int64, copy=False)
+        if len(block) and not (int(block.min()) >= 0 and int(block.max()) < len(BLOCK_WEIGHTS)):
+            raise ValueError("a vectorizer's block numbers are out of range")
+        return vectorizer
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """The features in column order."""
+        return list(self.index)
+
     @property
     def size(self) -> int:
         return len(self.index)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import pickle
-import tempfile
+import io
+import json
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,14 +15,22 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from bot.cache import CacheDir
 from bot.classifier import SoftmaxRegression
 from bot.content import INTENTS, OUT_OF_SCOPE, Content, Example, load_content, load_gazetteer
 from bot.features import KeywordSpotter, Vectorizer
 from bot.places import Gazetteer
 from bot.reading import Reader
 from bot.retrieval import Answer, Retriever
-from bot.rules import EMERGENCY_ANSWERS, asks_progress, detect_emergency, find_tracking_no, is_greeting
-from bot.text import SynonymFolder, Tokenizer, write_atomically
+from bot.rules import (
+    EMERGENCY_ANSWERS,
+    asks_progress,
+    construction_in_progress,
+    detect_emergency,
+    find_tracking_no,
+    is_greeting,
+)
+from bot.text import SynonymFolder, Tokenizer
 
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
@@ -52,7 +60,9 @@ class Understanding:
     "danger") means: answer with 110/119/120 now (EMERGENCY_ANSWERS), the category is then out_of_scope.
     A place is an estate with its town (`street`, as DOMAIN.md names it) and squad, or only a town, or,
     when the name is shared by estates of several towns, `candidates` [{estate, street}] and no guess.
-    `building`, `unit` and `room` are numbers as text ("8", "3", "1502"; a lettered block is "B")."""
+    `building`, `unit` and `room` are numbers as text ("8", "3", "1502"; a lettered block is "B").
+    `in_progress` says whether building work is going on now (rules.construction_in_progress): True, False
+    (finished, old or stopped) or None (the message does not say)."""
 
     intent: str  # report | consult | progress | greeting | other
     category: str | None
@@ -67,6 +77,7 @@ class Understanding:
     unit: str | None = None
     room: str | None = None
     tracking_no: str | None = None  # QPyyyymmdd-nnnn
+    in_progress: bool | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -103,9 +114,29 @@ class Bot:
         self._category_scores = lru_cache(maxsize=512)(self._score_categories)
 
     @classmethod
-    def load(cls, content_dir: Path = DEFAULT_CONTENT_DIR, gazetteer: Path | None = None) -> Bot:
-        """Read the content, build the tokenizer and place index, and train the models (about a second)."""
-        content = load_content(Path(content_dir))
+    def load(
+        cls,
+        content_dir: Path = DEFAULT_CONTENT_DIR,
+        gazetteer: Path | None = None,
+        cache_dir: Path | None = None,
+    ) -> Bot:
+        """Read the content, build the tokenizer and place index, and train the models (a second or two).
+
+        `cache_dir` is a folder of the caller's own where start-up work is kept between processes (jieba's
+        prefix dictionary, the segmentation of the training texts, the trained models), which makes a
+        start-up several times quicker; None keeps nothing on disk. The folder is created 0700 and used only
+        when it is this user's with no access for anyone else (see bot.cache); else the bot is built
+        without it. A bot loaded from the cache answers exactly as a freshly trained one."""
+        cache = CacheDir.open(cache_dir)
+        try:
+            return cls._load(Path(content_dir), gazetteer, cache)
+        finally:
+            if cache is not None:
+                cache.close()
+
+    @classmethod
+    def _load(cls, content_dir: Path, gazetteer: Path | None, cache: CacheDir | None) -> Bot:
+        content = load_content(content_dir)
         estates = list(content.estates)
         if gazetteer is not None:
             estates += load_gazetteer(Path(gazetteer), content.towns)
@@ -113,19 +144,21 @@ class Bot:
         synonyms = SynonymFolder(content.synonyms)
         spotter = KeywordSpotter(content.categories)
         tokenizer = Tokenizer(
-            content.dictionary, words=[*places.words, *spotter.keywords, *synonyms.canonical_words]
+            content.dictionary,
+            words=[*places.words, *spotter.keywords, *synonyms.canonical_words],
+            cache=cache,
         )
 
         reader = Reader(synonyms, tokenizer, spotter, places.mask)
-        tokenizer.remember_segmentations(
-            Path(tempfile.gettempdir()) / "qingpu-bot" / f"segmentations-{tokenizer.fingerprint}.json"
-        )
+        tokenizer.remember_segmentations()
 
-        cache = _model_cache(content_dir, gazetteer, tokenizer.fingerprint)
-        models = _read_models(cache)
+        models_file = _models_file(content_dir, gazetteer, tokenizer.fingerprint)
+        payload = cache.read(models_file) if cache is not None else None
+        models = _models_from_bytes(payload) if payload is not None else None
         if models is None:
             models = _train(content, reader)
-            _write_models(cache, models)
+            if cache is not None:
+                cache.write(models_file, _models_to_bytes(models))
         retriever = Retriever(content.faqs, lambda text: reader.read(text).terms())
         tokenizer.stop_remembering()
         reader.read.cache_clear()  # training texts are not what residents will send
@@ -209,7 +242,13 @@ class Bot:
             unit=place.unit,
             room=place.room,
             tracking_no=tracking_no,
+            in_progress=construction_in_progress(normalised),
         )
+
+    @property
+    def in_progress_categories(self) -> frozenset[str]:
+        """The categories where building can be going on now: those with a shorter on-site limit for it."""
+        return self.content.in_progress_categories
 
     def _intent(self, text: str, normalised: str, emergency: str | None, tracking_no: str | None) -> str:
         if is_greeting(normalised):
@@ -345,8 +384,8 @@ def _train(content: Content, reader: Reader) -> _Models:
     return _Models(vectorizer, category_model, intent_model)
 
 
-def _model_cache(content_dir: Path, gazetteer: Path | None, tokenizer_fingerprint: str) -> Path:
-    """Where the trained models of exactly this content, code and dictionary are kept between processes."""
+def _models_file(content_dir: Path, gazetteer: Path | None, tokenizer_fingerprint: str) -> str:
+    """The cache file name of the models trained on exactly this content, code and dictionary."""
     digest = hashlib.sha256(tokenizer_fingerprint.encode())
     sources = sorted(Path(content_dir).rglob("*.toml")) + sorted(Path(content_dir).rglob("*.jsonl"))
     sources += sorted(Path(__file__).parent.glob("*.py"))
@@ -355,17 +394,47 @@ def _model_cache(content_dir: Path, gazetteer: Path | None, tokenizer_fingerprin
     for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(np.__version__.encode())
-    return Path(tempfile.gettempdir()) / "qingpu-bot" / f"models-{digest.hexdigest()[:24]}.pickle"
+    return f"models-{digest.hexdigest()[:24]}.npz"
 
 
-def _read_models(cache: Path) -> _Models | None:
+def _models_to_bytes(models: _Models) -> bytes:
+    """The models as plain numpy arrays (np.savez; nothing that runs code when loaded), with their vocabulary
+    and labels as JSON inside."""
+    head: dict[str, object] = {"vocabulary": models.vectorizer.vocabulary}
+    arrays = {"idf": models.vectorizer.idf, "block": models.vectorizer.block}
+    for name, model in (("category", models.category), ("intent", models.intent)):
+        if model is not None:
+            head[name] = {"labels": model.labels, "l2": model.l2, "iterations": model.iterations}
+            arrays[f"{name}_weights"], arrays[f"{name}_bias"] = model.weights, model.bias
+    buffer = io.BytesIO()
+    np.savez(
+        buffer, head=np.frombuffer(json.dumps(head, ensure_ascii=False).encode(), dtype=np.uint8), **arrays
+    )
+    return buffer.getvalue()
+
+
+def _models_from_bytes(payload: bytes) -> _Models | None:
+    """The models saved by _models_to_bytes, or None when the data is not that (it is then retrained)."""
     try:
-        with cache.open("rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        with np.load(io.BytesIO(payload), allow_pickle=False) as saved:
+            head = json.loads(saved["head"].tobytes())
+            vectorizer = Vectorizer.from_arrays(head["vocabulary"], saved["idf"], saved["block"])
+            classifiers: dict[str, SoftmaxRegression | None] = {"intent": None}
+            for name in ("category", "intent"):
+                if name in head:
+                    weights = saved[f"{name}_weights"]
+                    if weights.shape[0] != vectorizer.size:
+                        raise ValueError("the model's weights do not fit the vocabulary")
+                    classifiers[name] = SoftmaxRegression.from_weights(
+                        [str(label) for label in head[name]["labels"]],
+                        weights,
+                        saved[f"{name}_bias"],
+                        float(head[name]["l2"]),
+                        int(head[name]["iterations"]),
+                    )
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError):
         return None
-
-
-def _write_models(cache: Path, models: _Models) -> None:
-    with contextlib.suppress(OSError):  # training again next time only costs start-up time
-        write_atomically(cache, pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL))
+    category = classifiers.get("category")
+    if category is None:
+        return None
+    return _Models(vectorizer, category, classifiers["intent"])

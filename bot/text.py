@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import ahocorasick
 import jieba
 
+from bot.cache import CacheDir
 from bot.content import Synonym
 
 _SPACES = re.compile(r"\s+")
@@ -39,14 +39,6 @@ def normalise(text: str) -> str:
     break where the run had one: a title and its body stay separate sentences)."""
     text = unicodedata.normalize("NFKC", text or "").strip().lower()
     return _SPACES.sub(lambda m: "\n" if "\n" in m.group() else " ", text)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a cache file so that a concurrent process sees the whole file or none (folders made as needed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    os.replace(partial, path)
 
 
 def leftmost_longest(
@@ -112,40 +104,67 @@ MIN_WORD_FREQ = 10
 HMM = True
 
 
-def _main_dictionary(min_word_freq: int) -> Path:
-    """jieba's bundled dictionary, trimmed to words of at least `min_word_freq`; written once to the
-    temporary folder (as jieba writes its own cache there) and reused by later processes."""
+def _prefix_dictionary(min_word_freq: int, cache: CacheDir | None) -> tuple[dict[str, int], int]:
+    """jieba's prefix dictionary (word and prefix frequencies, their total) of its bundled dictionary trimmed
+    to words of at least `min_word_freq`: from our cache folder when there, else built here and saved there.
+    jieba's own cache (a marshal file in the temporary folder) is never read or written."""
     bundled = Path(jieba.__file__).with_name("dict.txt")
-    if min_word_freq <= 1:
-        return bundled
-    folder = Path(tempfile.gettempdir()) / "qingpu-bot"
-    trimmed = folder / f"jieba-dict-{bundled.stat().st_size}-min{min_word_freq}.txt"
-    if not trimmed.exists():
-        with bundled.open(encoding="utf-8") as source:
-            lines = [line for line in source if int(line.split(" ", 2)[1]) >= min_word_freq]
-        write_atomically(trimmed, "".join(lines).encode("utf-8"))
-    return trimmed
+    key = hashlib.sha256(f"{jieba.__version__}\0{bundled.stat().st_size}\0{min_word_freq}".encode())
+    name = f"jieba-prefix-{key.hexdigest()[:24]}.json"
+    if cache is not None:
+        payload = cache.read(name)
+        if payload is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                freq, total = json.loads(payload)
+                if (
+                    isinstance(freq, dict)
+                    and type(total) is int
+                    and all(type(v) is int for v in freq.values())
+                ):
+                    return freq, total
+    lines = [
+        line
+        for line in bundled.read_bytes().splitlines(keepends=True)
+        if min_word_freq <= 1 or int(line.split(b" ", 2)[1]) >= min_word_freq
+    ]
+    freq, total = jieba.Tokenizer.gen_pfdict(io.BytesIO(b"".join(lines)))
+    if cache is not None:
+        cache.write(name, json.dumps([freq, total], ensure_ascii=False, separators=(",", ":")).encode())
+    return freq, total
 
 
 class Tokenizer:
-    """A dedicated jieba Tokenizer with our dictionary and place names; the global jieba is never touched."""
+    """A dedicated jieba Tokenizer with our dictionary and place names; the global jieba is never touched.
+    With a `cache` folder, jieba's prefix dictionary and the segmentation of the training texts are kept
+    there between processes (see remember_segmentations)."""
 
     def __init__(
-        self, dictionary: Path | None = None, words: Iterable[str] = (), min_word_freq: int = MIN_WORD_FREQ
+        self,
+        dictionary: Path | None = None,
+        words: Iterable[str] = (),
+        min_word_freq: int = MIN_WORD_FREQ,
+        cache: CacheDir | None = None,
     ) -> None:
         self._known: dict[str, list[str]] = {}
         self._learning = False
-        self._cache: Path | None = None
-        main = _main_dictionary(min_word_freq)
+        self._cache = cache
         words = list(words)
+        bundled = Path(jieba.__file__).with_name("dict.txt")
         fingerprint = hashlib.sha256()
-        for part in (str(main), str(main.stat().st_size), jieba.__version__, str(HMM), *sorted(set(words))):
+        for part in (
+            str(bundled.stat().st_size), str(min_word_freq), jieba.__version__, str(HMM), *sorted(set(words))
+        ):  # fmt: skip
             fingerprint.update(part.encode() + b"\0")
         if dictionary is not None:
             fingerprint.update(dictionary.read_bytes())
         self.fingerprint = fingerprint.hexdigest()[:24]
-        self._jieba = jieba.Tokenizer(str(main))
-        self._jieba.initialize()
+        self._jieba = jieba.Tokenizer(str(bundled))
+        # filled in here, so that jieba's initialize() (and its marshal cache in the temporary folder)
+        # never runs; its cache folder points at ours all the same, should anything call it
+        self._jieba.FREQ, self._jieba.total = _prefix_dictionary(min_word_freq, cache)
+        self._jieba.initialized = True
+        if cache is not None:
+            self._jieba.tmp_dir = str(cache.path)
         if dictionary is not None:
             self._jieba.load_userdict(str(dictionary))
         for word in words:
@@ -163,20 +182,30 @@ class Tokenizer:
             self._known[text] = words
         return words
 
-    def remember_segmentations(self, cache: Path) -> None:
+    def remember_segmentations(self) -> None:
         """Reuse (and, on a miss, later save) the segmentation of the training texts: segmenting them is
         most of the start-up time, and the result depends only on the dictionary, which names the file."""
-        self._cache = cache
         self._learning = True
-        try:
-            self._known = json.loads(cache.read_text(encoding="utf-8"))
-            self._learning = False  # a hit: nothing new to save
-        except (OSError, ValueError):
-            self._known = {}
+        self._known = {}
+        payload = self._cache.read(self._segmentations) if self._cache is not None else None
+        if payload is None:
+            return
+        with contextlib.suppress(ValueError):
+            known = json.loads(payload)
+            if isinstance(known, dict) and all(
+                isinstance(words, list) and all(isinstance(w, str) for w in words) for words in known.values()
+            ):
+                self._known = known
+                self._learning = False  # a hit: nothing new to save
+
+    @property
+    def _segmentations(self) -> str:
+        return f"segmentations-{self.fingerprint}.json"
 
     def stop_remembering(self) -> None:
-        """Training is over: save what was learnt (atomically) and keep the table read-only."""
+        """Training is over: save what was learnt and keep the table read-only."""
         if self._learning and self._cache is not None:
-            with contextlib.suppress(OSError):  # a read-only temporary folder only costs start-up time
-                write_atomically(self._cache, json.dumps(self._known, ensure_ascii=False).encode("utf-8"))
+            self._cache.write(
+                self._segmentations, json.dumps(self._known, ensure_ascii=False).encode("utf-8")
+            )
         self._learning = False

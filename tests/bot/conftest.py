@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from bot import Bot
+from tests.support.shared_data import shared_file
 
 REPO = Path(__file__).resolve().parents[2]
 CONTENT = REPO / "content"
 FIXTURES = Path(__file__).parent / "fixtures"
-# The public estate list lives beside the project (never copied into it); tests that need it skip without it.
-SHARED_ESTATES = REPO.parent / "shared" / "data" / "qingpu_estates.csv"
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +21,4 @@ def bot() -> Bot:
 
 @pytest.fixture(scope="session")
 def district_bot() -> Bot:
-    if not SHARED_ESTATES.exists():
-        pytest.skip(f"{SHARED_ESTATES} is not here")
-    return Bot.load(CONTENT, gazetteer=SHARED_ESTATES)
+    return Bot.load(CONTENT, gazetteer=shared_file("data/qingpu_estates.csv"))

@@ -6,7 +6,7 @@ import pytest
 
 from bot.evaluate import evaluate_places, place_messages
 from bot.places import chinese_numbers_to_digits
-from tests.bot.conftest import SHARED_ESTATES
+from tests.support.shared_data import shared_file
 
 # (message, estate, street, squad, candidate estates)
 PLACES = [
@@ -87,13 +87,13 @@ def test_chinese_numbers(text, converted):
 
 def test_right_town_for_generated_messages_naming_unambiguous_estates(district_bot):
     """Messages built from the public estate list in varied phrasings: the town must be right for ≥ 95%."""
-    report = evaluate_places(district_bot, SHARED_ESTATES)
+    report = evaluate_places(district_bot, shared_file("data/qingpu_estates.csv"))
     assert report.rows > 500
     assert report.town_accuracy >= 0.95, report.misses[:10]
     assert report.ambiguous_with_candidates == 1.0 or report.ambiguous_rows == 0
 
 
 def test_generated_place_messages_vary(district_bot):
-    unambiguous, _ = place_messages(SHARED_ESTATES, district_bot)
+    unambiguous, _ = place_messages(shared_file("data/qingpu_estates.csv"), district_bot)
     openings = {text[:2] for text, _ in unambiguous}
     assert len(openings) > 20
