@@ -89,6 +89,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
 
     request_log.init_app(app)
     errors.register_error_handlers(app)
+    from backend.taxonomy.services import label_categories
+
+    label_categories(config.content_dir)
 
     # The composition root is the one place that knows every HTTP package.
     from backend.health import health_api

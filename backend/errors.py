@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+
+from backend.text import Verbatim, normalise_text
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +137,7 @@ _PYDANTIC_MESSAGES = {
     "string_too_short": "至少 {min_length} 个字符",
     "string_too_long": "最多 {max_length} 个字符",
     "string_pattern_mismatch": "格式不正确",
+    "string_unicode": "应为文本",
     "int_type": "应为整数",
     "int_parsing": "应为整数",
     "int_from_float": "应为整数",
@@ -145,12 +149,20 @@ _PYDANTIC_MESSAGES = {
     "greater_than_equal": "应不小于 {ge}",
     "less_than": "应小于 {lt}",
     "less_than_equal": "应不大于 {le}",
-    "literal_error": "应为以下之一：{expected}",
-    "enum": "应为以下之一：{expected}",
+    "literal_error": "不是可选的值",  # named with their Chinese labels when every choice has one
+    "enum": "不是可选的值",
     "list_type": "应为列表",
     "too_long": "最多 {max_length} 项",
     "too_short": "至少 {min_length} 项",
     "dict_type": "应为对象",
+    "none_required": "应为空",
+    "string_sub_type": "应为文本",
+    "finite_number": "应为有限的数字",
+    "datetime_type": "应为日期时间",
+    "date_type": "应为日期",
+    "timezone_aware": "须注明时区",
+    "url_parsing": "应为有效的网址",
+    "uuid_type": "格式不正确",
     "model_type": "应为对象",
     "model_attributes_type": "应为对象",
     "extra_forbidden": "不允许的字段",
@@ -163,13 +175,87 @@ _PYDANTIC_MESSAGES = {
 }
 
 
+# The Chinese names of values a person chooses among (a rating, a category, a case's source, a console
+# button), by value: a refused choice names the allowed ones in these words. The module that defines the
+# choices adds their names with label_choices(); names kept in content are added at start-up.
+CHOICE_LABELS: dict[str, str] = {"yes": "是", "no": "否"}
+
+# What a pattern asks for, in words, by the pattern itself: the module that defines a pattern explains it
+# where it defines it, with explain_pattern().
+PATTERN_MESSAGES: dict[str, str] = {}
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")  # the values in pydantic's "'a', 'b' or 'c'"
+_ALTERNATIVES = re.compile(r"^\^\(?([\w|]+?)\)?\$$")  # a pattern that is a list of words: ^(sign|assign)$
+
+
+def label_choices(labels: Mapping[str, str]) -> None:
+    """Give choices their Chinese names, for the message that refuses a value outside them."""
+    CHOICE_LABELS.update({str(value): label for value, label in labels.items()})
+
+
+def explain_pattern(pattern: str, message: str) -> str:
+    """Say in Chinese what `pattern` asks for (应为 8–64 位字母、数字、下划线或连字符). Returns the pattern, so
+    that it is explained where it is defined: `CLIENT_REQUEST_ID = explain_pattern(r"^…$", "应为…")`."""
+    PATTERN_MESSAGES[pattern] = message
+    return pattern
+
+
+def _one_of(values: list[str]) -> str | None:
+    labels = [CHOICE_LABELS.get(v) for v in values]
+    if not values or None in labels:
+        return None  # never a list of raw codes: the generic message instead
+    names = list(dict.fromkeys(label for label in labels if label))
+    # a category's name may itself be a list ("破坏房屋外貌，破墙开店、开门、开窗"): then the names are set apart
+    separator = "；" if any("、" in name or "，" in name for name in names) else "、"
+    return "应为以下之一：" + separator.join(names)
+
+
+def _message(err: Any) -> str:
+    kind, ctx = err["type"], dict(err.get("ctx") or {})
+    if kind in ("literal_error", "enum"):
+        return _one_of(_QUOTED.findall(str(ctx.get("expected", "")))) or _PYDANTIC_MESSAGES[kind]
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        if pattern in PATTERN_MESSAGES:
+            return PATTERN_MESSAGES[pattern]
+        if words := _ALTERNATIVES.match(pattern):  # a choice spelt as a pattern
+            return _one_of(words.group(1).split("|")) or _PYDANTIC_MESSAGES["literal_error"]
+        return _PYDANTIC_MESSAGES[kind]
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "不能为空"
+    if "error" in ctx:
+        ctx["error"] = str(ctx["error"]).removeprefix("Value error, ")
+    try:
+        message = _PYDANTIC_MESSAGES.get(kind, "取值不正确").format(**ctx)
+    except (KeyError, IndexError):
+        return "取值不正确"
+    # a ValueError raised in English by a library is not shown to a resident
+    return message if _HAN.search(message) else "取值不正确"
+
+
 # all but tab, line breaks, and the vertical tab and form feed that Word and Excel put in pasted text
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
 class PlainText(BaseModel):
-    """A request model whose text fields hold no control characters: a NUL or an escape sequence is never
-    what a resident or a hotline operator meant, and ten NULs must not pass for a ten-character description."""
+    """A request model whose text fields are what a person meant to say. Before validation, so that length
+    limits count what remains, every text (and every text in a list) loses its invisible format characters
+    (zero-width spaces, bidirectional overrides), is put in NFC and trimmed: twenty zero-width spaces are an
+    empty description, and "8\u202e号楼" is building 8. After it, control characters are refused: a NUL or
+    an escape sequence is never what a resident or a hotline operator meant."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _normalised(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and any(isinstance(m, Verbatim) for m in field.metadata):
+            return value
+        if isinstance(value, str):
+            return normalise_text(value)
+        if isinstance(value, list):
+            return [normalise_text(v) if isinstance(v, str) else v for v in value]
+        return value
 
     @field_validator("*", mode="after")
     @classmethod
@@ -181,20 +267,12 @@ class PlainText(BaseModel):
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
-    """Each pydantic error as a field path and a Chinese message."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in err["loc"]) or "body"
-        template = _PYDANTIC_MESSAGES.get(err["type"], "取值不正确")
-        ctx = dict(err.get("ctx") or {})
-        if "error" in ctx:
-            ctx["error"] = str(ctx["error"]).removeprefix("Value error, ")
-        try:
-            message = template.format(**ctx)
-        except (KeyError, IndexError):
-            message = "取值不正确"
-        out.append(FieldError(field=loc, message=message))
-    return out
+    """Each pydantic error as a field path and a Chinese message: a refused choice is answered with the
+    Chinese names of the allowed ones, a refused pattern with what it asks for, never with pydantic's English."""
+    return [
+        FieldError(field=".".join(str(part) for part in err["loc"]) or "body", message=_message(err))
+        for err in exc.errors(include_url=False)
+    ]
 
 
 def validation_error_response(exc: ValidationError) -> Response:

@@ -14,6 +14,7 @@ from backend.cases.services import (
     get_case,
     get_case_for_resident,
     list_resident_cases,
+    photos_for_resident,
     public_events,
     public_text,
     rate_case,
@@ -184,8 +185,8 @@ def post_support(path: TrackingPath) -> dict:
 
 
 def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
-    """What a resident sees of a case: everything of their own (but internal notes), only the public
-    progress of a case they support, and never anything about who reported it."""
+    """What a resident sees of a case: everything of their own (but internal notes and staff photos), only
+    the public progress of a case they support, and never anything about who reported it."""
     mine = case.reporter_id == user.id
     status = CaseStatus(case.status)
     out = ReportOut(
@@ -208,11 +209,24 @@ def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
     )
     if detail:
         out.timeline = [
-            TimelineItem(action=e.action, status=e.to_status, text=public_text(case, e), at=e.created_at)
+            TimelineItem(
+                action=e.action,
+                status=e.to_status,
+                text=public_text(case, e, for_reporter=mine),
+                at=e.created_at,
+            )
             for e in public_events(case)
         ]
-    if mine:
         secret = current_app.config["SECRET_KEY"]
+        out.photos = [
+            PhotoOut(
+                id=p.upload_id,
+                url=url_for("mp.get_upload", upload_id=p.upload_id, sig=sign_upload(p.upload_id, secret)),
+                kind=p.kind,
+            )
+            for p in photos_for_resident(case, user)
+        ]
+    if mine:
         out.address = case.address
         out.unit, out.room = case.unit, case.room
         out.description = case.description
@@ -221,12 +235,4 @@ def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
         out.rating = case.rating
         out.can_withdraw = status in {CaseStatus.SUBMITTED, CaseStatus.DISPATCHED}
         out.can_rate = status is CaseStatus.RESOLVED
-        if detail:
-            out.photos = [
-                PhotoOut(
-                    id=p.upload_id,
-                    url=url_for("mp.get_upload", upload_id=p.upload_id, sig=sign_upload(p.upload_id, secret)),
-                )
-                for p in case.photos
-            ]
     return out.model_dump(mode="json")

@@ -7,14 +7,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from backend.cases.services import RATING_LABELS
 from backend.db import RowId
-from backend.errors import PlainText
+from backend.errors import PlainText, explain_pattern, label_choices
 from backend.taxonomy.services import CATEGORY_CODES
+from backend.text import Description
 
 CategoryCode = Literal[CATEGORY_CODES]  # type: ignore[valid-type]
-UPLOAD_ID = r"^[0-9a-f]{32}$"
-TRACKING_NO = r"^QP\d{8}-\d{4,6}$"
-PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+UPLOAD_ID = explain_pattern(r"^[0-9a-f]{32}$", "应为上传接口返回的照片编号（32 位）")
+TRACKING_NO = explain_pattern(r"^QP\d{8}-\d{4,6}$", "应为受理编号，如 QP20240506-0001")
+PHONE = explain_pattern(
+    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
+)
+CLIENT_ID = explain_pattern(r"^[A-Za-z0-9_-]{8,64}$", "应为 8–64 位字母、数字、下划线或连字符")
+Rating = Literal[tuple(RATING_LABELS)]  # type: ignore[valid-type]
+label_choices(RATING_LABELS)  # "great" is answered with 满意、基本满意、不满意
 UploadId = Annotated[str, StringConstraints(pattern=UPLOAD_ID)]  # an id the upload endpoint returned
 
 
@@ -152,7 +159,7 @@ class UploadQuery(BaseModel):
 
 class ReportBody(StrictBody):
     category: CategoryCode | None = Field(None, description="问题类别代码；不填时由系统推荐并待中队确认")
-    description: str = Field(min_length=10, max_length=1000, description="问题描述，10–1000 字")
+    description: Description = Field(min_length=10, max_length=1000, description="问题描述，10–1000 字")
     estate_id: RowId | None = Field(None, description="小区 id（与 address 二选一）")
     address: str = Field("", max_length=255, description="地址（无小区时填写）")
     town: str | None = Field(None, max_length=32, description="街镇代码或名称（配合 address）")
@@ -166,15 +173,15 @@ class ReportBody(StrictBody):
     )
     anonymous: bool = False
     contact_phone: str | None = Field(None, pattern=PHONE, description="联系电话（仅办理人员可见）")
-    client_request_id: str = Field(
-        pattern=r"^[A-Za-z0-9_-]{8,64}$", description="客户端生成的请求号，重试时不变"
+    client_request_id: str = Field(pattern=CLIENT_ID, description="客户端生成的请求号，重试时不变")
+    in_progress: bool | None = Field(
+        None, description="是否正在施工（到场时限 2 小时）；不填时由系统根据描述判断"
     )
-    in_progress: bool = Field(False, description="是否正在施工")
 
     @model_validator(mode="after")
     def _checks(self) -> ReportBody:
         if (self.lat is None) != (self.lng is None):
-            raise ValueError("lat 和 lng 需同时提供")
+            raise ValueError("经度和纬度需同时提供")
         if self.estate_id is None and not self.address:
             raise ValueError("请选择小区或填写地址")
         return self
@@ -195,7 +202,7 @@ class WithdrawBody(StrictBody):
 
 
 class RatingBody(StrictBody):
-    score: Literal["satisfied", "basically_satisfied", "unsatisfied"]
+    score: Rating
     comment: str = Field("", max_length=500)
 
 
@@ -216,6 +223,9 @@ class EstateRef(BaseModel):
 class PhotoOut(BaseModel):
     id: str
     url: str
+    kind: Literal["report", "resolution"] = Field(
+        description="report：您随反映上传的照片；resolution：办结时公开的照片"
+    )
 
 
 class TimelineItem(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_org import SHARED_ESTATES
+from tests.support.shared_data import shared_file
 
 
 def test_seed_command_is_idempotent(cli_runner) -> None:
@@ -15,10 +15,11 @@ def test_seed_command_is_idempotent(cli_runner) -> None:
 
 
 def test_estates_import_of_the_shared_list_twice(cli_runner) -> None:
-    first = cli_runner.invoke(args=["estates", "import", str(SHARED_ESTATES)])
+    path = shared_file("data/qingpu_estates.csv")
+    first = cli_runner.invoke(args=["estates", "import", str(path)])
     assert first.exit_code == 0, first.output
     assert "skipped 0" in first.output
-    second = cli_runner.invoke(args=["estates", "import", str(SHARED_ESTATES)])
+    second = cli_runner.invoke(args=["estates", "import", str(path)])
     assert second.exit_code == 0, second.output
     assert "qingpu_estates.csv: added 0, updated 0, unchanged 596, skipped 0" in second.output
 

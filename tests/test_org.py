@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,8 +13,9 @@ from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
 from backend.org.services import find_town, import_estates, search_estates
 from backend.seed import seed_content
 from backend.taxonomy.models import Category, LegalBasis
+from tests.support.shared_data import shared_file
 
-SHARED_ESTATES = Path(__file__).resolve().parents[2] / "shared" / "data" / "qingpu_estates.csv"
+# The public list of Qingpu's estates lives beside the project (third-party data, never copied into it).
 TOWNS = [
     "夏阳街道",
     "盈浦街道",
@@ -89,7 +89,7 @@ def test_find_town_by_code_full_and_short_name(session: Session) -> None:
 
 
 def test_import_shared_list_twice_changes_nothing_the_second_time(session: Session) -> None:
-    with SHARED_ESTATES.open(encoding="utf-8") as fh:
+    with shared_file("data/qingpu_estates.csv").open(encoding="utf-8") as fh:
         source = list(csv.DictReader(fh))
     first = import_estates(session, source)
     assert first.skipped == []

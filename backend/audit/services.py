@@ -9,9 +9,49 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
-from backend.cases.workflow import Actor
+from backend.cases.workflow import TRANSITIONS, Actor
 from backend.db import utcnow
 from backend.org.services import Page, paginate
+
+# The Chinese name of every action on the audit trail, for the bureau reading it. Each string a caller passes
+# to record_audit (directly, or as "case." + the kind in backend/cases/supervision) needs one here; a test
+# finds them in the code. A case's transitions are named by their verbs (case.sign: 签收).
+ACTION_LABELS: dict[str, str] = {
+    "staff.login": "登录",
+    "staff.login_failed": "登录失败",
+    "staff.logout": "退出登录",
+    "staff.create": "创建账号",
+    "staff.password_change": "修改密码",
+    "staff.password_change_failed": "修改密码失败（当前密码错误）",
+    "staff.password_reset": "重置密码",
+    "staff.disable": "停用账号",
+    "staff.enable": "启用账号",
+    "staff.end_sessions": "强制下线",
+    "case.view": "查看工单",
+    "case.reveal_phone": "查看反映人电话",
+    "case.intake": "录入案件",
+    **{f"case.{name}": transition.verb for name, transition in TRANSITIONS.items()},
+    "case.note": "添加内部备注",
+    "case.photos": "上传照片",
+    "case.assign": "分派",
+    "case.confirm_category": "确认类别",
+    "case.due_soon": "即将到期提醒",
+    "case.overdue": "超期",
+    "case.escalated": "超期上报区局",
+    "case.onsite_due_soon": "到场即将到期提醒",
+    "case.onsite_overdue": "到场超期",
+    "case.onsite_escalated": "到场超期上报区局",
+    "case.extension_requested": "申请延期",
+    "case.extension_approved": "批准延期",
+    "case.extension_rejected": "驳回延期",
+    "case.urged": "催办",
+    "case.supervised": "督办",
+}
+
+
+def action_label(action: str) -> str:
+    """The action's Chinese name; one without a name (recorded by newer code) shows as its code."""
+    return ACTION_LABELS.get(action, action)
 
 
 def record_audit(

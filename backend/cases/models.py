@@ -11,9 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.accounts.models import User
 from backend.db import Base, UTCDateTime, utcnow
+from backend.errors import label_choices
 from backend.org.models import Estate, Squad, Town
 from backend.staff.models import StaffUser
 from backend.taxonomy.models import Category
+from backend.uploads.models import Upload
 
 
 class CaseStatus(enum.StrEnum):
@@ -51,6 +53,7 @@ SOURCE_LABELS = {
     CaseSource.INSPECTION: "队员巡查",
     CaseSource.DETECTION: "智能发现",
 }
+label_choices(SOURCE_LABELS)  # a refused source is named in these words
 
 
 class Priority(enum.IntEnum):
@@ -101,8 +104,13 @@ class Case(Base):
     sign_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     onsite_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     handle_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    # the deadline of the current stage (sign, be on site, handle), kept by every transition for sorting
+    # the deadline of the current stage (sign, then handle), kept by every transition
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # the earliest deadline still running: the stage's, or the on-site clock's while nobody has been on site;
+    # what the inbox sorts by and what "due today" and "overdue" mean
+    next_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # the first on-site step (a field note while investigating, or a finding): it stops the on-site clock
+    onsite_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -120,6 +128,10 @@ class Case(Base):
     due_soon_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     overdue_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # the same three notices for the on-site clock, which runs beside the stage's (its deadline never moves)
+    onsite_due_soon_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    onsite_overdue_noticed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    onsite_escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     category: Mapped[Category | None] = relationship()
     estate: Mapped[Estate | None] = relationship()
@@ -157,6 +169,14 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
+class PhotoKind(enum.StrEnum):
+    """Where a photo on a case came from, which decides who may see it."""
+
+    REPORT = "report"  # sent with the report: its reporter sees their own
+    NOTE = "handling"  # attached to an internal note from the field: staff only
+    RESOLUTION = "resolution"  # published with the public reply: everyone following the case
+
+
 class CasePhoto(Base):
     __tablename__ = "case_photo"
     __table_args__ = (UniqueConstraint("case_id", "upload_id"),)
@@ -164,10 +184,11 @@ class CasePhoto(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
     upload_id: Mapped[str] = mapped_column(ForeignKey("upload.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16), default="report")  # report, handling, resolution
+    kind: Mapped[str] = mapped_column(String(16), default=PhotoKind.REPORT)  # a PhotoKind
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     case: Mapped[Case] = relationship(back_populates="photos")
+    upload: Mapped[Upload] = relationship()
 
 
 class CaseSupporter(Base):

@@ -21,6 +21,7 @@ from backend.cases.models import (
     CaseSource,
     CaseStatus,
     CaseSupporter,
+    PhotoKind,
     Priority,
     TrackingCounter,
 )
@@ -45,6 +46,7 @@ from backend.staff.models import StaffUser
 from backend.taxonomy.models import Category, CategoryKeyword
 from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI, add_working_days
+from bot.rules import construction_in_progress
 
 DEFAULT_SIGN_DAYS = 1
 DEFAULT_ONSITE_HOURS = 24
@@ -86,7 +88,7 @@ class ReportInput:
     anonymous: bool = False
     contact_phone: str | None = None
     client_request_id: str | None = None
-    in_progress: bool = False
+    in_progress: bool | None = None  # None: not said, judged from the description
     source: CaseSource = CaseSource.MINI_PROGRAM
     external_ref: str | None = None  # e.g. the 12345 order number
     source_detail: str = ""  # e.g. the department a transfer came from
@@ -122,6 +124,12 @@ def submit_report(
     estate, town = _locate(session, data)
     photos = _reporter_photos(session, reporter, data.photo_ids)
     squad = town.squad if town is not None else None
+    said_in_progress = data.in_progress
+    in_progress = (
+        said_in_progress
+        if said_in_progress is not None
+        else construction_in_progress(data.description) is True
+    )
     case = Case(
         tracking_no="",
         source=data.source,
@@ -129,8 +137,8 @@ def submit_report(
         category=category,
         category_confirmed=confirmed,
         description=data.description,
-        in_progress=data.in_progress,
-        priority=_priority(estate, data.in_progress),
+        in_progress=in_progress,
+        priority=_priority(estate, _counts_as_in_progress(category, in_progress)),
         estate=estate,
         town=town,
         squad=squad,
@@ -165,7 +173,11 @@ def submit_report(
                 return existing, False
         raise
     actor = Actor(Role.RESIDENT, reporter.id, "居民") if reporter is not None else SYSTEM
-    _record(session, case, "submit", None, CaseStatus.SUBMITTED, actor, now=now)
+    facts = {
+        "in_progress": in_progress,
+        "in_progress_from": "report" if said_in_progress is not None else "text",
+    }
+    _record(session, case, "submit", None, CaseStatus.SUBMITTED, actor, data=facts, now=now)
     if squad is not None:
         transition(session, case, "dispatch", SYSTEM, note=f"按小区所属街镇派至{squad.name}", now=now)
     return case, True
@@ -256,12 +268,19 @@ def _priority(estate: Estate | None, in_progress: bool) -> int:
     return Priority.NORMAL
 
 
+def _counts_as_in_progress(category: Category | None, in_progress: bool) -> bool:
+    """Whether the report is of construction going on now: said (or read) so, about a category where work
+    can be in progress (one with an in-progress on-site limit), or about a category not known yet."""
+    return in_progress and (category is None or category.onsite_hours_in_progress is not None)
+
+
 def _set_deadlines(case: Case, now: dt.datetime) -> None:
-    """On site within the regulation's clock hours (上海市拆除违法建筑若干规定 第七条: 24 hours, 2 for
-    construction in progress: a weekend does not pause a builder); signing and handling in working days."""
+    """On site within the regulation's clock hours from the report (上海市拆除违法建筑若干规定 第七条: 24
+    hours, 2 for construction in progress: a weekend does not pause a builder); signing and handling in
+    working days."""
     category = case.category
     onsite = (category.onsite_hours if category else None) or DEFAULT_ONSITE_HOURS
-    if case.in_progress:
+    if _counts_as_in_progress(category, case.in_progress):
         onsite = (category.onsite_hours_in_progress if category else None) or DEFAULT_ONSITE_HOURS_IN_PROGRESS
     sign_days, handle_days = _sign_days(category), _handle_days(category)
     case.onsite_due_at = now + dt.timedelta(hours=onsite)
@@ -278,24 +297,52 @@ def _handle_days(category: Category | None) -> int:
     return (category.handle_working_days if category else None) or DEFAULT_HANDLE_DAYS
 
 
-# The deadline that matters in each state: signing before the squad signs, being on site once signed,
-# handling once on site; a case in any other state is done and has none.
+# The deadline of each state's stage: signing before the squad signs, handling once signed; a case in any
+# other state is done and has none. Being on site is a clock of its own (see onsite_pending).
 STAGE_DEADLINE = {
     CaseStatus.SUBMITTED: "sign_due_at",
     CaseStatus.DISPATCHED: "sign_due_at",
     CaseStatus.RETURNED: "sign_due_at",
-    CaseStatus.SIGNED: "onsite_due_at",
+    CaseStatus.SIGNED: "handle_due_at",
     CaseStatus.INVESTIGATING: "handle_due_at",
     CaseStatus.VERIFIED: "handle_due_at",
     CaseStatus.HANDLING: "handle_due_at",
     CaseStatus.TRANSFERRED: "handle_due_at",
 }
+# The states in which nobody may have been on site yet. The on-site clock counts from the report, so it runs
+# whoever holds the case: waiting for dispatch, returned to the bureau, dispatched, signed or investigating
+# until the first on-site step. A transferred, merged or withdrawn case is no longer the squad's to visit.
+ONSITE_STATES = frozenset(
+    {
+        CaseStatus.SUBMITTED,
+        CaseStatus.DISPATCHED,
+        CaseStatus.SIGNED,
+        CaseStatus.INVESTIGATING,
+        CaseStatus.RETURNED,
+    }
+)
+
+
+def onsite_pending(case: Case) -> bool:
+    """Whether the on-site clock of 第七条 still runs: nobody has been on site and the case is still open."""
+    return (
+        case.onsite_due_at is not None and case.onsite_at is None and CaseStatus(case.status) in ONSITE_STATES
+    )
 
 
 def refresh_due_at(case: Case) -> None:
-    """Point `due_at` at the deadline that matters now (STAGE_DEADLINE)."""
+    """Point `due_at` at the current stage's deadline (STAGE_DEADLINE), and `next_due_at` at the earliest
+    deadline still running: that one, or the on-site clock's while it runs."""
     deadline = STAGE_DEADLINE.get(CaseStatus(case.status))
     case.due_at = getattr(case, deadline) if deadline else None
+    running = [case.due_at, case.onsite_due_at if onsite_pending(case) else None]
+    case.next_due_at = min((d for d in running if d is not None), default=None)
+
+
+def _is_onsite_step(name: str, note: str) -> bool:
+    """A step that can only be taken on site: a finding (属实 / 不属实), or starting the investigation
+    with a field note."""
+    return name in {"verify", "mark_unfounded"} or (name == "investigate" and bool(note.strip()))
 
 
 def issue_tracking_no(session: Session, now: dt.datetime) -> str:
@@ -341,6 +388,8 @@ def transition(
             raise ValidationFailed.on(key, REQUIRED_MESSAGES.get(key, "请填写必填项"))
     target = _EFFECTS.get(name, _no_effect)(session, case, actor, now, data) or rule.target
     assert target is not None
+    if case.onsite_at is None and _is_onsite_step(name, note):
+        case.onsite_at = now
     case.status = target
     refresh_due_at(case)
     event = _record(
@@ -404,11 +453,19 @@ def _record(
 def add_note(
     session: Session, case: Case, actor: Actor, text: str, *, now: dt.datetime | None = None
 ) -> CaseEvent:
-    """An internal note: on the timeline for staff, never shown to the reporter."""
+    """An internal note: on the timeline for staff, never shown to the reporter. A note from the field
+    while the case is being investigated is the first on-site step, which stops the on-site clock."""
     _require_staff_scope(case, actor)
     now = now or utcnow()
-    event = _record(session, case, "note", None, None, actor, note=text, public=False, now=now)
-    record_audit(session, actor, "case.note", "case", case.tracking_no, now=now)
+    onsite = False
+    if case.onsite_at is None and CaseStatus(case.status) is CaseStatus.INVESTIGATING:
+        lock_case(session, case)
+        if case.onsite_at is None and CaseStatus(case.status) is CaseStatus.INVESTIGATING:
+            case.onsite_at, onsite = now, True
+            refresh_due_at(case)
+    data = {"onsite": True} if onsite else None
+    event = _record(session, case, "note", None, None, actor, note=text, public=False, data=data, now=now)
+    record_audit(session, actor, "case.note", "case", case.tracking_no, detail=data, now=now)
     return event
 
 
@@ -571,8 +628,13 @@ def _tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.date
     )
 
 
-def public_text(case: Case, event: CaseEvent) -> str:
-    """What the reporter reads about an event: the public label, with the public reply on resolution."""
+RATING_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+
+
+def public_text(case: Case, event: CaseEvent, *, for_reporter: bool = True) -> str:
+    """What a follower reads about an event: the public label, with the public reply on resolution. The
+    reporter's own steps read as theirs ("您已撤回") to the reporter only; a supporter reads them as the
+    reporter's, without the reporter's words."""
     rule = TRANSITIONS.get(event.action)
     label = rule.label if rule else event.action
     if event.action == "dispatch" and case.squad is not None:
@@ -587,11 +649,13 @@ def public_text(case: Case, event: CaseEvent) -> str:
         return f"{label}：{event.data.get('action_label', '')}"
     if event.action == "extension_approved":
         return "办理期限已按规定延长"
+    reopened = "，已退回重新处置" if event.to_status == CaseStatus.HANDLING else ""
     if event.action == "rate":
-        return {"satisfied": "您评价：满意", "basically_satisfied": "您评价：基本满意"}.get(
-            case.rating or "",
-            "您评价：不满意，已退回重新处置" if case.status == CaseStatus.HANDLING else "您评价：不满意",
-        )
+        if not for_reporter:
+            return f"反映人已评价{reopened}"
+        return f"您评价：{RATING_LABELS.get(str(event.data.get('score', '')), '')}{reopened}"
+    if event.action == "withdraw" and not for_reporter:
+        return "反映人已撤回，本工单不再办理"
     return label
 
 
@@ -602,7 +666,7 @@ def get_case(session: Session, tracking_no: str) -> Case:
     case = session.scalar(
         select(Case)
         .where(Case.tracking_no == tracking_no)
-        .options(selectinload(Case.events), selectinload(Case.photos))
+        .options(selectinload(Case.events), selectinload(Case.photos).selectinload(CasePhoto.upload))
     )
     if case is None:
         raise NotFound("没有找到这条反映", code="case_not_found")
@@ -639,10 +703,43 @@ def public_events(case: Case) -> list[CaseEvent]:
     return [e for e in case.events if e.public]
 
 
+def photos_for_resident(case: Case, user: User) -> list[CasePhoto]:
+    """The photos of a case a resident may see: their own uploads sent with a report, and those the squad
+    published with its public reply. Nothing from an internal note, a merge, a transfer or another
+    resident: any other kind of photo is staff-only."""
+    return [
+        p
+        for p in case.photos
+        if p.kind == PhotoKind.RESOLUTION or (p.kind == PhotoKind.REPORT and p.upload.owner_id == user.id)
+    ]
+
+
 def withdraw_case(
     session: Session, case: Case, user: User, reason: str = "", *, now: dt.datetime | None = None
 ) -> CaseEvent:
-    return transition(session, case, "withdraw", Actor(Role.RESIDENT, user.id, "居民"), note=reason, now=now)
+    """The reporter withdraws their report. Whoever else follows it (我也遇到, or a report merged into it) is
+    told that it will not be handled, and how to have it handled; never the reporter's reason."""
+    now = now or utcnow()
+    event = transition(session, case, "withdraw", Actor(Role.RESIDENT, user.id, "居民"), note=reason, now=now)
+    others = [uid for uid in _followers(session, case) if uid != user.id]
+    if others:
+        tell_residents(
+            session,
+            others,
+            case_id=case.id,
+            title=f"工单 {case.tracking_no} 已撤回",
+            body="您关注的这条反映已由反映人撤回，不再办理。如问题仍然存在，您可以重新反映。",
+            subscribe=case_status_fields(
+                category=case.category.name if case.category else "待确认",
+                tracking_no=case.tracking_no,
+                status=STATUS_LABELS[CaseStatus.WITHDRAWN],
+                remark="反映人已撤回，如问题仍存在可重新反映",
+                at=now,
+            ),
+            page=f"pages/report/detail?tracking_no={case.tracking_no}",
+            now=now,
+        )
+    return event
 
 
 def rate_case(
@@ -676,10 +773,18 @@ def find_similar(
     return list(session.scalars(query.options(selectinload(Case.category)).order_by(*ordering).limit(limit)))
 
 
+_NOT_SUPPORTABLE = {
+    CaseStatus.WITHDRAWN: "这条反映已由反映人撤回，无法再附议；如问题仍然存在，请重新反映",
+    CaseStatus.MERGED: "这条反映已与同一问题的工单合并办理，请关注合并后的工单",
+    CaseStatus.UNFOUNDED: "这条反映经核查不属实，无法再附议；如问题仍然存在，请重新反映",
+}
+
+
 def support_case(session: Session, case: Case, user: User, *, now: dt.datetime | None = None) -> bool:
     """我也遇到: the user follows an open case instead of filing a duplicate. Returns False if already done."""
-    if CaseStatus(case.status) not in OPEN:
-        raise ValidationFailed.on("tracking_no", "这条反映已办结，无法再附议")
+    status = CaseStatus(case.status)
+    if status not in OPEN:
+        raise ValidationFailed.on("tracking_no", _NOT_SUPPORTABLE.get(status, "这条反映已办结，无法再附议"))
     if case.reporter_id == user.id:
         return False
     exists = session.scalar(
@@ -874,7 +979,8 @@ def list_inbox(
     page: int = 1,
     per_page: int = 50,
 ) -> Page[Case]:
-    """A squad's (or, for the bureau, any squad's or the whole district's) cases, soonest deadline first."""
+    """A squad's (or, for the bureau, any squad's or the whole district's) cases, the soonest running
+    deadline first (the stage's or the on-site clock's, whichever comes first)."""
     query = select(Case)
     if actor.role in SQUAD_ROLES:
         query = query.where(Case.squad_id == actor.squad_id)
@@ -895,9 +1001,9 @@ def list_inbox(
     elif tab == "due_today":
         local = now.astimezone(SHANGHAI)
         end_of_day = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), SHANGHAI)
-        query = query.where(Case.status.in_(timed_states), Case.due_at < end_of_day)
+        query = query.where(Case.status.in_(timed_states), Case.next_due_at < end_of_day)
     elif tab == "overdue":
-        query = query.where(Case.status.in_(timed_states), Case.due_at <= now)
+        query = query.where(Case.status.in_(timed_states), Case.next_due_at <= now)
     if filters.category:
         query = query.where(Case.category_code == filters.category)
     if filters.estate_id:
@@ -908,7 +1014,7 @@ def list_inbox(
         query = query.join(Estate, Estate.id == Case.estate_id).where(Estate.is_key.is_(True))
     query = query.options(
         selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad)
-    ).order_by(Case.due_at.is_(None), Case.due_at, Case.priority.desc(), Case.id)
+    ).order_by(Case.next_due_at.is_(None), Case.next_due_at, Case.priority.desc(), Case.id)
     return paginate(session, query, page, per_page)
 
 

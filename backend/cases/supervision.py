@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
-from backend.cases.services import STAGE_DEADLINE, _record, _tell_followers, lock_case, refresh_due_at
+from backend.cases.services import (
+    ONSITE_STATES,
+    STAGE_DEADLINE,
+    _record,
+    _tell_followers,
+    lock_case,
+    onsite_pending,
+    refresh_due_at,
+)
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Actor
 from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
@@ -22,9 +30,10 @@ MAX_EXTENSION_DAYS = 30
 # The states in which the squad holds the case and a deadline runs. A returned case waits for the bureau
 # and a case without a squad sits in the bureau's triage queue: neither is the squad's delay.
 _TIMED = [s.value for s in TIMED]
+_ONSITE = [s.value for s in ONSITE_STATES]
 _STAGE_LABELS = {
     CaseStatus.DISPATCHED: "签收",
-    CaseStatus.SIGNED: "到场核查",
+    CaseStatus.SIGNED: "办结",
     CaseStatus.INVESTIGATING: "办结",
     CaseStatus.VERIFIED: "办结",
     CaseStatus.HANDLING: "办结",
@@ -39,11 +48,15 @@ class SweepReport:
     due_soon: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
+    onsite_due_soon: list[int] = field(default_factory=list)
+    onsite_overdue: list[int] = field(default_factory=list)
+    onsite_escalated: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"deadline sweep: {len(self.due_soon)} due soon, {len(self.overdue)} overdue, "
-            f"{len(self.escalated)} escalated"
+            f"{len(self.escalated)} escalated; on site: {len(self.onsite_due_soon)} due soon, "
+            f"{len(self.onsite_overdue)} overdue, {len(self.onsite_escalated)} escalated"
         )
 
 
@@ -54,12 +67,14 @@ def sweep_deadlines(
     session: Session, now: dt.datetime, *, due_soon: dt.timedelta, escalate_after: dt.timedelta
 ) -> SweepReport:
     """Tell the squad of each case whose deadline is near or past, and the bureau of each case overdue for
-    longer than `escalate_after`. Idempotent: each notice goes out once per deadline.
+    longer than `escalate_after`. Idempotent: each notice goes out once per deadline. Two clocks are
+    watched: the stage's (`due_at`: signing, then handling) and the on-site clock of 第七条 (see
+    `_sweep_onsite`).
 
-    No column says which deadline a mark was for, so a mark counts only if it fits the current deadline:
-    a due-soon notice given at most `due_soon` before it, an overdue notice given after it, an escalation
-    given after that overdue notice. A deadline that moved later (the next stage, an extension) thus gets
-    fresh notices; one that moved earlier keeps them (see `_due_soon_noticed`)."""
+    No column says which stage deadline a mark was for, so a mark counts only if it fits the current
+    deadline: a due-soon notice given at most `due_soon` before it, an overdue notice given after it, an
+    escalation given after that overdue notice. A deadline that moved later (the next stage, an extension)
+    thus gets fresh notices; one that moved earlier keeps them (see `_due_soon_noticed`)."""
     report = SweepReport()
     candidates = select(Case.id).where(
         Case.status.in_(_TIMED),
@@ -76,7 +91,8 @@ def sweep_deadlines(
             ),
         ),
     )
-    ids = list(session.scalars(candidates))
+    ids = set(session.scalars(candidates))
+    ids.update(_onsite_candidates(session, now, due_soon=due_soon, escalate_after=escalate_after))
     if not ids:
         return report
     # Lock the few rows by primary key and read them afresh, so two overlapping sweeps send each notice once.
@@ -88,7 +104,8 @@ def sweep_deadlines(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    for case in sorted(cases, key=lambda c: (c.due_at or now, c.id)):
+    for case in sorted(cases, key=lambda c: (c.next_due_at or now, c.id)):
+        _sweep_onsite(session, case, now, report, due_soon=due_soon, escalate_after=escalate_after)
         due_at = case.due_at
         if due_at is None or case.squad_id is None or CaseStatus(case.status) not in TIMED:
             continue  # changed since the first read
@@ -104,6 +121,134 @@ def sweep_deadlines(
             _escalate(session, case, now, escalate_after)
             report.escalated.append(case.id)
     return report
+
+
+# ------------------------------------------------------------------------------------- the on-site clock
+#
+# 上海市拆除违法建筑若干规定 第七条: on site within 24 hours of a report, 2 for construction in progress. The
+# clock runs from the report whoever holds the case, and stops at the first on-site step. Its deadline never
+# moves (an extension is for handling, not for the law's hours), so each notice is given once per case. A
+# short clock is warned about sooner and escalated sooner: due soon within half its length (at most
+# `due_soon`), escalated once overdue by its own length (at most `escalate_after`).
+
+
+def _onsite_windows(
+    case: Case, due_soon: dt.timedelta, escalate_after: dt.timedelta
+) -> tuple[dt.timedelta, dt.timedelta]:
+    assert case.onsite_due_at is not None
+    length = max(case.onsite_due_at - case.created_at, dt.timedelta(0))
+    return min(due_soon, length / 2), min(escalate_after, length)
+
+
+def _onsite_candidates(
+    session: Session, now: dt.datetime, *, due_soon: dt.timedelta, escalate_after: dt.timedelta
+) -> list[int]:
+    """The cases with a running on-site clock that a notice is owed for now (read without locks)."""
+    rows = session.scalars(
+        select(Case).where(
+            Case.status.in_(_ONSITE),
+            Case.onsite_at.is_(None),
+            Case.onsite_due_at.is_not(None),
+            Case.onsite_due_at <= now + due_soon,
+            or_(
+                Case.onsite_due_soon_noticed_at.is_(None),
+                Case.onsite_overdue_noticed_at.is_(None),
+                Case.onsite_escalated_at.is_(None),
+            ),
+        )
+    )
+    return [c.id for c in rows if _onsite_notices_owed(c, now, due_soon, escalate_after)]
+
+
+def _onsite_notices_owed(
+    case: Case, now: dt.datetime, due_soon: dt.timedelta, escalate_after: dt.timedelta
+) -> list[str]:
+    """Which on-site notices `case` is owed at `now`: "due_soon", "overdue", "escalated"."""
+    if not onsite_pending(case):
+        return []
+    assert case.onsite_due_at is not None
+    window, escalate = _onsite_windows(case, due_soon, escalate_after)
+    due = case.onsite_due_at
+    if due > now:
+        return ["due_soon"] if due - now <= window and case.onsite_due_soon_noticed_at is None else []
+    owed = [] if case.onsite_overdue_noticed_at is not None else ["overdue"]
+    if now - due > escalate and case.onsite_escalated_at is None:
+        owed.append("escalated")
+    return owed
+
+
+def _sweep_onsite(
+    session: Session,
+    case: Case,
+    now: dt.datetime,
+    report: SweepReport,
+    *,
+    due_soon: dt.timedelta,
+    escalate_after: dt.timedelta,
+) -> None:
+    owed = _onsite_notices_owed(case, now, due_soon, escalate_after)
+    if not owed:
+        return
+    due = _local(case.onsite_due_at)
+    squad = case.squad.name if case.squad is not None else "未派单"
+    limit = f"{onsite_limit_hours(case)}小时内到场"
+    notify = _notify_squad if _held_by_squad(case) else _notify_bureau
+    if "due_soon" in owed:
+        notify(
+            session, case, "onsite_due_soon", f"工单 {case.tracking_no} 须于 {due} 前到场核查（{limit}）", now
+        )
+        case.onsite_due_soon_noticed_at = now
+        case.updated_at = now
+        _audit(session, SYSTEM, case, "onsite_due_soon", now, due_at=case.onsite_due_at)
+        report.onsite_due_soon.append(case.id)
+    if "overdue" in owed:
+        notify(
+            session,
+            case,
+            "onsite_overdue",
+            f"工单 {case.tracking_no} 已超过到场时限（{due}），请立即到场核查",
+            now,
+        )
+        note = f"已超过到场时限（{due}，{limit}）"
+        data = {"due_at": _iso(case.onsite_due_at)}
+        _record(
+            session, case, "onsite_overdue", None, None, SYSTEM, note=note, public=False, data=data, now=now
+        )
+        case.onsite_overdue_noticed_at = now
+        _audit(session, SYSTEM, case, "onsite_overdue", now, due_at=case.onsite_due_at)
+        report.onsite_overdue.append(case.id)
+    if "escalated" in owed:
+        late = _hours(now - case.onsite_due_at) if case.onsite_due_at else ""
+        _notify_bureau(
+            session,
+            case,
+            "onsite_escalated",
+            f"{squad}工单 {case.tracking_no} 超过到场时限（{due}）已逾 {late} 小时仍未到场，请区局督办",
+            now,
+        )
+        note = f"超过到场时限逾 {late} 小时，已报区局"
+        data = {"due_at": _iso(case.onsite_due_at)}
+        _record(
+            session, case, "onsite_escalated", None, None, SYSTEM, note=note, public=False, data=data, now=now
+        )
+        case.onsite_escalated_at = now
+        _audit(session, SYSTEM, case, "onsite_escalated", now, due_at=case.onsite_due_at)
+        report.onsite_escalated.append(case.id)
+
+
+def _held_by_squad(case: Case) -> bool:
+    """Whether a squad holds the case (dispatched and not returned); otherwise the bureau must act."""
+    return case.squad_id is not None and CaseStatus(case.status) in TIMED
+
+
+def onsite_limit_hours(case: Case) -> str:
+    """The on-site limit of the case in hours, as text ("2", "24")."""
+    assert case.onsite_due_at is not None
+    return _hours(case.onsite_due_at - case.created_at)
+
+
+def _hours(span: dt.timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.1f}".removesuffix(".0")
 
 
 def _due_soon_noticed(case: Case, due_soon: dt.timedelta) -> bool:
@@ -125,7 +270,7 @@ def _escalation_noticed(case: Case) -> bool:
 
 
 def _notice_due_soon(session: Session, case: Case, now: dt.datetime) -> None:
-    stage, due = _stage(case), _local(case.due_at)
+    stage, due = stage_label(case), _local(case.due_at)
     _notify_squad(session, case, "due_soon", f"工单 {case.tracking_no} 的{stage}时限将于 {due} 到期", now)
     case.due_soon_noticed_at = now
     case.updated_at = now  # by the injected clock, as every timeline event sets it
@@ -133,7 +278,7 @@ def _notice_due_soon(session: Session, case: Case, now: dt.datetime) -> None:
 
 
 def _notice_overdue(session: Session, case: Case, now: dt.datetime) -> None:
-    stage, due = _stage(case), _local(case.due_at)
+    stage, due = stage_label(case), _local(case.due_at)
     _notify_squad(
         session, case, "overdue", f"工单 {case.tracking_no} 已超过{stage}时限（{due}），请尽快办理", now
     )
@@ -154,7 +299,7 @@ def _notice_overdue(session: Session, case: Case, now: dt.datetime) -> None:
 
 
 def _escalate(session: Session, case: Case, now: dt.datetime, escalate_after: dt.timedelta) -> None:
-    stage, due = _stage(case), _local(case.due_at)
+    stage, due = stage_label(case), _local(case.due_at)
     hours = f"{escalate_after.total_seconds() / 3600:g}"
     squad = case.squad.name if case.squad is not None else ""
     _notify_bureau(
@@ -184,31 +329,33 @@ def _escalate(session: Session, case: Case, now: dt.datetime, escalate_after: dt
 
 
 def is_overdue(case: Case, now: dt.datetime) -> bool:
-    """Whether the squad holds `case` and its current deadline has passed."""
-    return CaseStatus(case.status) in TIMED and case.due_at is not None and case.due_at <= now
+    """Whether the squad holds `case` and a deadline still running (the stage's or the on-site clock's)
+    has passed."""
+    return CaseStatus(case.status) in TIMED and case.next_due_at is not None and case.next_due_at <= now
 
 
 def overdue_cases(session: Session, now: dt.datetime, *, squad_id: int | None = None) -> list[Case]:
     """The overdue cases of a squad (or of the district), the longest overdue first."""
-    return _timed_cases(session, Case.due_at <= now, squad_id)
+    return _timed_cases(session, Case.next_due_at <= now, squad_id)
 
 
 def due_today(session: Session, now: dt.datetime, *, squad_id: int | None = None) -> list[Case]:
-    """The cases whose deadline falls before the end of today in Shanghai, overdue ones included,
+    """The cases with a deadline before the end of today in Shanghai, overdue ones included,
     the earliest first: what the squad must finish today."""
     tomorrow = now.astimezone(SHANGHAI).date() + dt.timedelta(days=1)
-    return _timed_cases(session, Case.due_at < dt.datetime.combine(tomorrow, dt.time(), SHANGHAI), squad_id)
+    end_of_day = dt.datetime.combine(tomorrow, dt.time(), SHANGHAI)
+    return _timed_cases(session, Case.next_due_at < end_of_day, squad_id)
 
 
 def _timed_cases(session: Session, condition: ColumnElement[bool], squad_id: int | None) -> list[Case]:
-    query = select(Case).where(Case.status.in_(_TIMED), Case.due_at.is_not(None), condition)
+    query = select(Case).where(Case.status.in_(_TIMED), Case.next_due_at.is_not(None), condition)
     if squad_id is not None:
         query = query.where(Case.squad_id == squad_id)
     return list(
         session.scalars(
             query.options(
                 selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad)
-            ).order_by(Case.due_at, Case.id)
+            ).order_by(Case.next_due_at, Case.id)
         )
     )
 
@@ -260,7 +407,7 @@ def request_extension(
         session,
         case,
         "extension_requested",
-        f"{squad}申请工单 {case.tracking_no} 的{_stage(case)}时限延期 {working_days} 个工作日：{reason}",
+        f"{squad}申请工单 {case.tracking_no} 的{stage_label(case)}时限延期 {working_days} 个工作日：{reason}",
         now,
     )
     _audit(
@@ -321,7 +468,7 @@ def _approve(
     # A new deadline deserves its own notices.
     case.due_soon_noticed_at = case.overdue_noticed_at = case.escalated_at = None
     extension.status = "approved"
-    stage, due = _stage(case), _local(case.due_at)
+    stage, due = stage_label(case), _local(case.due_at)
     event = _record(
         session,
         case,
@@ -443,7 +590,8 @@ def _audit(
     record_audit(session, actor, f"case.{action}", "case", case.tracking_no, detail=values, now=now)
 
 
-def _stage(case: Case) -> str:
+def stage_label(case: Case) -> str:
+    """What the current stage's deadline is for: 签收 or 办结."""
     return _STAGE_LABELS.get(CaseStatus(case.status), "办理")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.cases.models import CaseStatus as S
-from backend.errors import Conflict, Forbidden
+from backend.errors import Conflict, Forbidden, label_choices
 
 
 class Role(enum.StrEnum):
@@ -63,15 +63,16 @@ class Transition:
     target: S | None  # None: decided by the service (e.g. a rating closes or reopens)
     parties: frozenset[Party]
     label: str  # the timeline's words, shown to the reporter when public
+    verb: str  # what a person does: the console's button (签收, not 已签收) and the audit log's name
     public: bool = True
     notify: bool = True  # tell the reporter (and supporters)
     requires: tuple[str, ...] = field(default=())  # keys of `data` that must be non-empty
 
 
 def _t(
-    name: str, sources: set[S], target: S | None, parties: set[Party], label: str, **kw: Any
+    name: str, sources: set[S], target: S | None, parties: set[Party], label: str, verb: str, **kw: Any
 ) -> Transition:
-    return Transition(name, frozenset(sources), target, frozenset(parties), label, **kw)
+    return Transition(name, frozenset(sources), target, frozenset(parties), label, verb, **kw)
 
 
 OPEN = {
@@ -96,27 +97,45 @@ TRANSITIONS: dict[str, Transition] = {
             S.SUBMITTED,
             {Party.REPORTER, Party.SYSTEM, Party.SQUAD, Party.BUREAU},
             "已提交",
+            "提交",
             notify=False,
         ),
-        _t("dispatch", {S.SUBMITTED, S.RETURNED}, S.DISPATCHED, {Party.SYSTEM, Party.BUREAU}, "已派单"),
-        _t("sign", {S.DISPATCHED}, S.SIGNED, {Party.SQUAD}, "已签收"),
-        _t("investigate", {S.SIGNED}, S.INVESTIGATING, {Party.SQUAD}, "核查中"),
-        _t("verify", {S.INVESTIGATING}, S.VERIFIED, {Party.SQUAD}, "经核查，反映情况属实"),
+        _t(
+            "dispatch",
+            {S.SUBMITTED, S.RETURNED},
+            S.DISPATCHED,
+            {Party.SYSTEM, Party.BUREAU},
+            "已派单",
+            "派单",
+        ),
+        _t("sign", {S.DISPATCHED}, S.SIGNED, {Party.SQUAD}, "已签收", "签收"),
+        _t("investigate", {S.SIGNED}, S.INVESTIGATING, {Party.SQUAD}, "核查中", "开始核查"),
+        _t("verify", {S.INVESTIGATING}, S.VERIFIED, {Party.SQUAD}, "经核查，反映情况属实", "核实属实"),
         _t(
             "mark_unfounded",
             {S.INVESTIGATING},
             S.UNFOUNDED,
             {Party.SQUAD},
             "经核查，反映情况不属实",
+            "核实不属实",
             requires=("reason",),
         ),
-        _t("handle", {S.VERIFIED, S.HANDLING}, S.HANDLING, {Party.SQUAD}, "处置中", requires=("action",)),
+        _t(
+            "handle",
+            {S.VERIFIED, S.HANDLING},
+            S.HANDLING,
+            {Party.SQUAD},
+            "处置中",
+            "处置",
+            requires=("action",),
+        ),
         _t(
             "resolve",
             {S.VERIFIED, S.HANDLING, S.UNFOUNDED},
             S.RESOLVED,
             {Party.SQUAD},
             "已办结",
+            "办结",
             requires=("public_reply",),
         ),
         _t(
@@ -125,6 +144,7 @@ TRANSITIONS: dict[str, Transition] = {
             S.RETURNED,
             {Party.SQUAD},
             "退回区局重新派单",
+            "退单",
             requires=("reason",),
         ),
         _t(
@@ -133,6 +153,7 @@ TRANSITIONS: dict[str, Transition] = {
             S.TRANSFERRED,
             {Party.SQUAD, Party.BUREAU},
             "已转交相关部门办理",
+            "转办",
             requires=("department",),
         ),
         _t(
@@ -141,6 +162,7 @@ TRANSITIONS: dict[str, Transition] = {
             S.RESOLVED,
             {Party.SQUAD, Party.BUREAU},
             "相关部门已答复",
+            "录入答复",
             requires=("public_reply",),
         ),
         _t(
@@ -149,13 +171,23 @@ TRANSITIONS: dict[str, Transition] = {
             S.MERGED,
             {Party.SQUAD, Party.BUREAU},
             "与同一问题的工单合并办理",
+            "并单",
             requires=("parent",),
         ),
-        _t("withdraw", {S.SUBMITTED, S.DISPATCHED}, S.WITHDRAWN, {Party.REPORTER}, "您已撤回", notify=False),
-        _t("rate", {S.RESOLVED}, None, {Party.REPORTER}, "您已评价", notify=False),
-        _t("close", {S.RESOLVED}, S.CLOSED, {Party.SYSTEM, Party.BUREAU}, "已归档"),
+        _t(
+            "withdraw",
+            {S.SUBMITTED, S.DISPATCHED},
+            S.WITHDRAWN,
+            {Party.REPORTER},
+            "您已撤回",
+            "撤回",
+            notify=False,
+        ),
+        _t("rate", {S.RESOLVED}, None, {Party.REPORTER}, "您已评价", "评价", notify=False),
+        _t("close", {S.RESOLVED}, S.CLOSED, {Party.SYSTEM, Party.BUREAU}, "已归档", "归档"),
     )
 }
+label_choices({name: transition.verb for name, transition in TRANSITIONS.items()})
 
 STATUS_LABELS = {
     S.SUBMITTED: "已提交",

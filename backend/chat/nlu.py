@@ -21,9 +21,13 @@ def current_nlu() -> Any:
     if "nlu" in current_app.extensions:  # set by tests, or by a deployment that builds its own
         return current_app.extensions["nlu"]
     config = current_app.config["QINGPU"]
+    # the start-up cache lives in the instance folder, which the service owns (never the shared /tmp)
+    cache_dir = config.instance_dir / "cache" / "bot"
     if config.BOT_GAZETTEER:
-        return load_nlu(config.content_dir, Path(config.BOT_GAZETTEER))
-    return load_nlu(config.content_dir, _database_gazetteer(config.instance_dir, config.database_url))
+        return load_nlu(config.content_dir, Path(config.BOT_GAZETTEER), cache_dir)
+    return load_nlu(
+        config.content_dir, _database_gazetteer(config.instance_dir, config.database_url), cache_dir
+    )
 
 
 def prepare_for_fork(app: Flask) -> None:

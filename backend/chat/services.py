@@ -18,6 +18,7 @@ from backend.cases.workflow import STATUS_LABELS
 from backend.chat.store import ConversationStore
 from backend.errors import AppError
 from backend.org.services import find_estate, find_town
+from backend.text import normalise_text
 from bot.dialogue import Reply, respond
 
 
@@ -29,11 +30,12 @@ class ChatReply:
 
 
 @functools.lru_cache(maxsize=4)
-def load_nlu(content_dir: Path, gazetteer: Path | None = None) -> Any:
-    """The bot, built once per process (before gunicorn forks its workers, with --preload)."""
+def load_nlu(content_dir: Path, gazetteer: Path | None = None, cache_dir: Path | None = None) -> Any:
+    """The bot, built once per process (before gunicorn forks its workers, with --preload); `cache_dir` is a
+    folder of the service's own for its start-up cache (None: none)."""
     from bot import Bot
 
-    return Bot.load(content_dir, gazetteer=gazetteer)
+    return Bot.load(content_dir, gazetteer=gazetteer, cache_dir=cache_dir)
 
 
 def converse(
@@ -48,7 +50,9 @@ def converse(
     daily_limit: int | None = None,
     now: dt.datetime | None = None,
 ) -> ChatReply:
-    """One turn of `user`'s conversation `conversation`: the dialogue decides, this does what it asks."""
+    """One turn of `user`'s conversation `conversation`: the dialogue decides, this does what it asks. The
+    text is normalised as every request's text is (WeChat's push reaches here without a request model)."""
+    text = normalise_text(text)
     key = f"{user.id}:{conversation}"
     state = store.load(key)
     reply = respond(nlu, state, text, photos=photos)
@@ -85,6 +89,8 @@ def _file(
         room=str(report.get("room") or "")[:32],
         photo_ids=list(report.get("photos") or []),
         anonymous=bool(report.get("anonymous")),
+        # True or False as the resident said; None: not said, the service judges from the description
+        in_progress=None if report.get("in_progress") is None else bool(report["in_progress"]),
         client_request_id="bot-" + hashlib.sha256(f"{conversation}|{description}".encode()).hexdigest()[:40],
         source=CaseSource.BOT,
     )

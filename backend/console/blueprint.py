@@ -62,7 +62,9 @@ def require(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 @console_bp.errorhandler(AppError)
 def _app_error(exc: AppError) -> Any:
-    # A refused action on a form: say why on the page it came from; a refused page: an error page.
+    # A refused action on a form: say why on the page it came from; a refused page: an error page. (The forms
+    # where something is written, on the case page, intake, users and password, are drawn again instead, with
+    # what was typed: see refusal.redisplay_when_refused.)
     if request.method == "POST" and exc.status in {400, 409} and request.referrer:
         flash(exc.message, "error")
         return redirect(request.referrer)

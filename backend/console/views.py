@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from backend.audit.services import list_audit, record_audit
+from backend.audit.services import ACTION_LABELS, list_audit, record_audit
 from backend.cases import supervision
 from backend.cases.models import SOURCE_LABELS, Case, CaseExtension, CasePhoto, CaseSource, CaseStatus
 from backend.cases.services import (
@@ -29,6 +29,7 @@ from backend.cases.services import (
     get_case,
     list_inbox,
     merged_children,
+    onsite_pending,
     open_case_for_triage,
     record_case_view,
     reveal_reporter_phone,
@@ -47,24 +48,33 @@ from backend.cases.workflow import (
 from backend.clock import now
 from backend.console import limiter
 from backend.console.blueprint import console_bp, current_actor, current_staff, require
+from backend.console.refusal import NO_REFUSAL, Refusal, redisplay_when_refused
 from backend.db import MAX_ROW_ID, RowId, get_session
 from backend.errors import Forbidden, NotFound, PlainText, Unauthorized, ValidationFailed, field_errors
 from backend.org.models import Estate, PropertyCompany, Squad
 from backend.org.services import list_squads, list_towns
+from backend.staff.models import StaffUser
 from backend.staff.services import (
+    MIN_PASSWORD,
     ROLE_LABELS,
     STAFF_ROLES,
     authenticate_staff,
+    change_own_password,
     create_staff,
+    disable_staff,
+    enable_staff,
+    end_staff_sessions,
     get_staff,
     list_notices,
     list_staff,
+    log_out_staff,
     mark_notices_read,
     mask_phone,
+    reset_staff_password,
     squad_members,
-    staff_actor,
 )
 from backend.taxonomy.services import list_categories
+from backend.text import Password
 from backend.uploads.models import Upload
 from backend.uploads.services import open_upload, store_upload
 
@@ -120,7 +130,7 @@ def client_ip() -> str:
 
 class LoginForm(Form):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    password: Password = Field(min_length=1, max_length=256)
 
 
 @console_bp.get("/login")
@@ -128,8 +138,14 @@ def login() -> Any:
     return render_template("console/login.html")
 
 
+def _login_failed(response: Any) -> bool:
+    """Only a refused login counts against the address's limit: an office of officers behind one address
+    logging in every morning must not lock itself out, while guessing passwords is still throttled."""
+    return response.status_code >= 400
+
+
 @console_bp.post("/login")
-@limiter.limit(lambda: current_app.config["QINGPU"].CONSOLE_LOGIN_RATE)
+@limiter.limit(lambda: current_app.config["QINGPU"].CONSOLE_LOGIN_RATE, deduct_when=_login_failed)
 def login_post() -> Any:
     try:
         form = parse(LoginForm)
@@ -159,10 +175,51 @@ def logout() -> Any:
     staff = g.get("staff")
     if staff is not None:
         db = get_session()
-        record_audit(db, staff_actor(staff), "staff.logout", "staff", staff.id, ip=client_ip(), now=now())
+        log_out_staff(db, staff, ip=client_ip(), now=now())  # every copy of the cookie stops working
         db.commit()
     session.clear()
     return redirect(url_for("console.login"))
+
+
+class PasswordForm(Form):
+    current_password: Password = Field("", max_length=256)
+    new_password: Password = Field("", max_length=256)
+    confirm_password: Password = Field("", max_length=256)
+
+
+@console_bp.get("/password")
+@require()
+def password() -> Any:
+    return _password_page(NO_REFUSAL)
+
+
+def _password_page(refused: Refusal, **_: Any) -> str:
+    return render_template("console/password.html", refused=refused, min_password=MIN_PASSWORD)
+
+
+@console_bp.post("/password")
+@require()
+@redisplay_when_refused(_password_page)
+def password_post() -> Any:
+    form = parse(PasswordForm)
+    db = get_session()
+    try:
+        staff = change_own_password(
+            db,
+            current_staff(),
+            form.current_password,
+            form.new_password,
+            form.confirm_password,
+            ip=client_ip(),
+            now=now(),
+        )
+    except ValidationFailed:
+        db.commit()  # keep the count of wrong current passwords (it leads to the lockout) and its audit entry
+        raise
+    db.commit()
+    session["staff_sv"] = staff.session_version  # this browser stays in; every other session has ended
+    flash("密码已修改，此账号在其他设备上的登录已全部退出", "ok")
+    return redirect(url_for("console.password"))
 
 
 @console_bp.errorhandler(CSRFError)
@@ -299,12 +356,33 @@ def _similar(case: Case, actor: Actor) -> list[Case]:
 def case_page(number: str) -> Any:
     db = get_session()
     case = _case_in_scope(number)
-    actor = current_actor()
-    record_case_view(db, case, actor, ip=client_ip(), now=now())
+    record_case_view(db, case, current_actor(), ip=client_ip(), now=now())
     db.commit()
+    return _show_case(case, NO_REFUSAL)
+
+
+def _case_page_again(refused: Refusal, number: str, **_: Any) -> str:
+    """The case page once more after one of its forms was refused (not another view of the case to audit)."""
+    return _show_case(_case_in_scope(number), refused)
+
+
+def _show_case(case: Case, refused: Refusal) -> str:
+    db = get_session()
+    actor = current_actor()
     allowed = allowed_transitions(
         CaseStatus(case.status), actor, reporter_id=case.reporter_id, squad_id=case.squad_id
     )
+    refused_action = next(
+        (
+            name
+            for name in TRANSITIONS
+            if refused.is_for(url_for("console.case_action", number=case.tracking_no, name=name))
+        ),
+        None,
+    )
+    # The case changed meanwhile, or the refused step is no longer open: its form may be gone from the
+    # page, so what was typed in it is shown on its own, to copy.
+    gone = refused.status == 409 or (refused_action is not None and refused_action not in allowed)
     extensions = list(
         db.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id).order_by(CaseExtension.id))
     )
@@ -329,6 +407,10 @@ def case_page(number: str) -> Any:
         is_bureau=actor.role in BUREAU_ROLES,
         is_squad=actor.role in SQUAD_ROLES,
         is_leader=actor.role is Role.SQUAD_LEADER,
+        refused=refused,
+        open_action=refused_action if refused_action in allowed else None,
+        unsent=refused.typed_texts() if gone else [],
+        event_labels=ACTION_LABELS,
     )
 
 
@@ -349,6 +431,7 @@ class ActionForm(Form):
 
 @console_bp.post("/cases/<number>/do/<name>")
 @require(*ALL_STAFF)
+@redisplay_when_refused(_case_page_again)
 def case_action(number: str, name: str) -> Any:
     if name not in TRANSITIONS or name in {"submit", "withdraw", "rate"}:
         abort(404)
@@ -387,7 +470,7 @@ def case_action(number: str, name: str) -> Any:
     transition(db, case, name, current_actor(), note=form.note, now=now(), **data)
     _attach_photos(case, "resolution", photos)
     db.commit()
-    flash(f"已完成：{TRANSITIONS[name].label}", "ok")
+    flash(f"已完成：{TRANSITIONS[name].verb}", "ok")
     return redirect(url_for("console.case_page", number=case.tracking_no))
 
 
@@ -406,7 +489,10 @@ def _attach_photos(case: Case, kind: str, files: list[FileStorage]) -> None:
     storage = current_app.extensions["storage"]
     start = len(case.photos)
     for i, file in enumerate(files):
-        upload = store_upload(db, storage, None, file.stream.read())
+        try:
+            upload = store_upload(db, storage, None, file.stream.read())
+        except ValidationFailed as exc:  # said beside the form's photo field, naming the photo
+            raise ValidationFailed.on("photos", f"第 {i + 1} 张照片：{exc.message}") from None
         case.photos.append(CasePhoto(upload_id=upload.id, kind=kind, position=start + i))
     detail = {"kind": kind, "count": len(files)}
     record_audit(db, current_actor(), "case.photos", "case", case.tracking_no, detail=detail, now=now())
@@ -418,6 +504,7 @@ class NoteForm(Form):
 
 @console_bp.post("/cases/<number>/note")
 @require(*ALL_STAFF)
+@redisplay_when_refused(_case_page_again)
 def case_note(number: str) -> Any:
     form = parse(NoteForm)
     db = get_session()
@@ -436,6 +523,7 @@ class AssignForm(Form):
 
 @console_bp.post("/cases/<number>/assign")
 @require(Role.SQUAD_LEADER)
+@redisplay_when_refused(_case_page_again)
 def case_assign(number: str) -> Any:
     form = parse(AssignForm)
     db = get_session()
@@ -455,6 +543,7 @@ class CategoryForm(Form):
 
 @console_bp.post("/cases/<number>/category")
 @require(*ALL_STAFF)
+@redisplay_when_refused(_case_page_again)
 def case_category(number: str) -> Any:
     form = parse(CategoryForm)
     db = get_session()
@@ -482,6 +571,7 @@ class ExtensionForm(Form):
 
 @console_bp.post("/cases/<number>/extension")
 @require(Role.OFFICER, Role.SQUAD_LEADER)
+@redisplay_when_refused(_case_page_again)
 def case_extension(number: str) -> Any:
     form = parse(ExtensionForm)
     db = get_session()
@@ -519,6 +609,7 @@ class SuperviseForm(Form):
 @console_bp.post("/cases/<number>/urge", defaults={"kind": "urge"})
 @console_bp.post("/cases/<number>/supervise", defaults={"kind": "supervise"})
 @require(*BUREAU)
+@redisplay_when_refused(_case_page_again)
 def case_supervision(number: str, kind: str) -> Any:
     form = parse(SuperviseForm)
     db = get_session()
@@ -589,7 +680,7 @@ def audit() -> Any:
         action=request.args.get("action") or None,
         page=request.args.get("page", 1, type=int),
     )
-    return render_template("console/audit.html", page=page)
+    return render_template("console/audit.html", page=page, action_labels=ACTION_LABELS)
 
 
 # ---------------------------------------------------------------------------------------- intake
@@ -612,17 +703,23 @@ class IntakeForm(Form):
 @console_bp.get("/intake")
 @require(*ALL_STAFF)
 def intake() -> Any:
+    return _intake_page(NO_REFUSAL)
+
+
+def _intake_page(refused: Refusal, **_: Any) -> str:
     db = get_session()
     return render_template(
         "console/intake.html",
         categories=[c for c in list_categories(db) if c.group_code],
         towns=list_towns(db),
         departments=DEPARTMENTS,
+        refused=refused,
     )
 
 
 @console_bp.post("/intake")
 @require(*ALL_STAFF)
+@redisplay_when_refused(_intake_page)
 def intake_post() -> Any:
     form = parse(IntakeForm)
     db = get_session()
@@ -642,7 +739,7 @@ def intake_post() -> Any:
             building=form.building,
             unit=form.unit,
             room=form.room,
-            in_progress=form.in_progress == "on",
+            in_progress=True if form.in_progress == "on" else None,  # unticked: judged from the description
             source=CaseSource(form.source),
             source_detail=form.source_detail,
         ),
@@ -660,7 +757,7 @@ class UserForm(Form):
     username: str = Field(min_length=1, max_length=64)
     display_name: str = Field(min_length=1, max_length=64)
     role: str = Field(min_length=1, max_length=16)
-    password: str = Field(min_length=1, max_length=256)
+    password: Password = Field(min_length=1, max_length=256)
     squad: RowId | None = None
     company: RowId | None = None
 
@@ -668,18 +765,27 @@ class UserForm(Form):
 @console_bp.get("/users")
 @require(Role.ADMIN)
 def users() -> Any:
+    return _users_page(NO_REFUSAL)
+
+
+def _users_page(refused: Refusal, **_: Any) -> str:
     db = get_session()
     return render_template(
         "console/users.html",
         users=list_staff(db),
         roles=[(r.value, ROLE_LABELS[r]) for r in STAFF_ROLES],
+        role_labels={r.value: label for r, label in ROLE_LABELS.items()},
         squads=list_squads(db),
         companies=list(db.scalars(select(PropertyCompany).order_by(PropertyCompany.name))),
+        refused=refused,
+        min_password=MIN_PASSWORD,
+        now=now(),
     )
 
 
 @console_bp.post("/users")
 @require(Role.ADMIN)
+@redisplay_when_refused(_users_page)
 def users_post() -> Any:
     form = parse(UserForm)
     db = get_session()
@@ -700,9 +806,67 @@ def users_post() -> Any:
     return redirect(url_for("console.users"))
 
 
+def _account(staff_id: int) -> StaffUser:
+    staff = get_staff(get_session(), staff_id)
+    if staff is None:
+        abort(404)
+    return staff
+
+
+# What an admin may do to an account with one button, and what the page says after.
+ACCOUNT_ACTIONS = {
+    "disable": (disable_staff, "已停用账号 {}，其所有登录已退出"),
+    "enable": (enable_staff, "已启用账号 {}"),
+    "sign-out": (end_staff_sessions, "已将账号 {} 强制下线"),
+}
+
+
+@console_bp.post(f"/users/<int(max={MAX_ROW_ID}):staff_id>/<action>")
+@require(Role.ADMIN)
+@redisplay_when_refused(_users_page)
+def user_action(staff_id: int, action: str) -> Any:
+    if action not in ACCOUNT_ACTIONS:
+        abort(404)
+    db = get_session()
+    staff = _account(staff_id)
+    act, done = ACCOUNT_ACTIONS[action]
+    act(db, staff, current_actor(), ip=client_ip(), now=now())
+    db.commit()
+    flash(done.format(staff.username), "ok")
+    return redirect(url_for("console.users"))
+
+
+class ResetPasswordForm(Form):
+    password: Password = Field("", max_length=256)
+
+
+@console_bp.post(f"/users/<int(max={MAX_ROW_ID}):staff_id>/password")
+@require(Role.ADMIN)
+@redisplay_when_refused(_users_page)
+def user_password(staff_id: int) -> Any:
+    form = parse(ResetPasswordForm)
+    db = get_session()
+    staff = _account(staff_id)
+    reset_staff_password(db, staff, current_actor(), form.password, ip=client_ip(), now=now())
+    db.commit()
+    flash(f"已重置账号 {staff.username} 的密码，其所有登录已退出", "ok")
+    return redirect(url_for("console.users"))
+
+
 @console_bp.app_template_filter("source")
 def source_label(value: str) -> str:
     return SOURCE_LABELS.get(value, value)  # CaseSource is a StrEnum: its plain values find the labels
+
+
+@console_bp.app_template_global("clocks")
+def case_clocks(case: Case) -> dict[str, Any]:
+    """The deadlines a case page or inbox row shows: the stage's, and the on-site clock of 第七条 while it
+    runs (or when it was met)."""
+    return {
+        "stage": supervision.stage_label(case),
+        "onsite_running": onsite_pending(case),
+        "onsite_hours": supervision.onsite_limit_hours(case) if case.onsite_due_at else "",
+    }
 
 
 @console_bp.app_template_filter("local")

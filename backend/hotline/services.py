@@ -16,15 +16,26 @@ from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
 from backend.cases.services import ReportInput, submit_report
-from backend.errors import AppError, Conflict, PlainText, Unauthorized, ValidationFailed, field_errors
+from backend.errors import (
+    AppError,
+    Conflict,
+    PlainText,
+    Unauthorized,
+    ValidationFailed,
+    explain_pattern,
+    field_errors,
+)
 from backend.hotline.models import HotlineClient
 from backend.org.models import Estate, Town
 from backend.org.services import find_estate, find_town
 from backend.taxonomy.services import CATEGORY_CODES
+from backend.text import Description, normalise_text
 
 KEY_BYTES = 32
-ORDER_NO = r"^[A-Za-z0-9-]+$"
-PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"  # a mainland mobile, or a landline with its area code
+ORDER_NO = explain_pattern(r"^[A-Za-z0-9-]+$", "应为 12345 工单号，只含字母、数字和连字符")
+PHONE = explain_pattern(  # a mainland mobile, or a landline with its area code
+    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
+)
 NO_ADDRESS = "（工单未注明地址）"
 ADDRESS_MAX = 255
 HotlineCategory = Literal[tuple(c for c in CATEGORY_CODES if c != "out_of_scope")]  # type: ignore[valid-type]
@@ -72,7 +83,7 @@ class HotlineOrder(PlainText):
     order_no: str = Field(
         min_length=4, max_length=40, pattern=ORDER_NO, description="12345 工单号（字母、数字和 -）"
     )
-    content: str = Field(min_length=10, max_length=2000, description="诉求内容，10–2000 字")
+    content: Description = Field(min_length=10, max_length=2000, description="诉求内容，10–2000 字")
     address: str | None = Field(None, max_length=255, description="事发地址")
     town: str | None = Field(None, max_length=32, description="街镇代码或名称，如 xujing、徐泾镇 或 徐泾")
     estate: str | None = Field(None, max_length=128, description="小区名称或别名")
@@ -82,12 +93,15 @@ class HotlineOrder(PlainText):
     received_at: dt.datetime | None = Field(
         None, description="热线受理时间，须带时区，如 2024-05-06T09:30:00+08:00"
     )
-    in_progress: StrictBool = Field(False, description="是否正在施工")
+    in_progress: StrictBool | None = Field(
+        None, description="是否正在施工（到场时限 2 小时）；不填时由系统根据诉求内容判断"
+    )
 
     @field_validator("address", "town", "estate", "category", "caller_name", "caller_phone", mode="before")
     @classmethod
     def _blank_is_absent(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+        # runs before PlainText's normalisation: a field of zero-width spaces is blank too
+        return None if isinstance(value, str) and not normalise_text(value) else value
 
     @field_validator("order_no", mode="after")
     @classmethod

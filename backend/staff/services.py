@@ -1,4 +1,5 @@
-"""Rules of staff accounts: creating them, checking passwords with lockout, and the Actor they act as."""
+"""Rules of staff accounts: creating them, checking passwords with lockout, ending their console sessions,
+and the Actor they act as."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.audit.services import record_audit
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
 from backend.db import utcnow
-from backend.errors import Conflict, Unauthorized, ValidationFailed
+from backend.errors import Conflict, FieldError, Forbidden, Unauthorized, ValidationFailed
 from backend.org.models import PropertyCompany, Squad
 from backend.staff.models import StaffNotice, StaffUser
 
@@ -61,14 +62,13 @@ def create_staff(
         raise ValidationFailed.on("username", "用户名只能包含字母、数字、下划线和连字符")
     if not display_name.strip():
         raise ValidationFailed.on("display_name", "请填写姓名")
-    if len(password) < MIN_PASSWORD:
-        raise ValidationFailed.on("password", f"密码至少 {MIN_PASSWORD} 位")
+    _check_new_password(password, field="password")
     if staff_role in SQUAD_ROLES and squad is None:
         raise ValidationFailed.on("squad", "中队队员和中队长必须属于一个中队")
     if staff_role is Role.PROPERTY_STAFF and company is None:
         raise ValidationFailed.on("company", "物业人员必须属于一家物业公司")
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
-        raise Conflict("用户名已被使用", code="username_taken")
+        raise _username_taken()
     staff = StaffUser(
         username=username,
         display_name=display_name.strip(),
@@ -82,8 +82,13 @@ def create_staff(
         with session.begin_nested():
             session.add(staff)
     except IntegrityError:  # the same name created by a request that committed after our check
-        raise Conflict("用户名已被使用", code="username_taken") from None
+        raise _username_taken() from None
     return staff
+
+
+def _username_taken() -> Conflict:
+    message = "用户名已被使用"
+    return Conflict(message, code="username_taken", errors=[FieldError(field="username", message=message)])
 
 
 def authenticate_staff(
@@ -106,10 +111,7 @@ def authenticate_staff(
     if staff.locked_until is not None and staff.locked_until > now:
         raise refused()
     if not _check(staff.password_hash, password):
-        staff.failed_logins += 1
-        if staff.failed_logins >= MAX_FAILED_LOGINS:
-            staff.locked_until = now + LOCKOUT
-            staff.failed_logins = 0
+        _count_failure(staff, now)
         raise refused()
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
@@ -118,6 +120,136 @@ def authenticate_staff(
     staff.last_login_at = now
     record_audit(session, staff_actor(staff), "staff.login", "staff", staff.id, ip=ip, now=now)
     return staff
+
+
+# -------------------------------------------------------------------------- ending console sessions
+# A console session is a signed cookie holding the account's session_version; every request compares it with
+# the account's. Bumping the version ends every session opened before, wherever it is.
+
+
+def log_out_staff(
+    session: Session, staff: StaffUser, *, ip: str = "", now: dt.datetime | None = None
+) -> None:
+    """Logging out ends every session of the account, not just this browser's cookie (which anyone who
+    copied it could go on using)."""
+    _end_sessions(session, staff)
+    record_audit(session, staff_actor(staff), "staff.logout", "staff", staff.id, ip=ip, now=now)
+
+
+def change_own_password(
+    session: Session,
+    staff: StaffUser,
+    current_password: str,
+    new_password: str,
+    confirm_password: str,
+    *,
+    ip: str = "",
+    now: dt.datetime | None = None,
+) -> StaffUser:
+    """A staff member sets a new password, proving the current one. Every session of the account ends; the
+    caller gives the browser it was asked from a session with the new version. A wrong current password counts
+    towards the login lockout: a session left open must not become a way to guess the password."""
+    now = now or utcnow()
+    if staff.locked_until is not None and staff.locked_until > now:
+        raise ValidationFailed.on("current_password", "尝试次数过多，请稍后再试")
+    if not _check(staff.password_hash, current_password):
+        _count_failure(staff, now)
+        record_audit(
+            session, staff_actor(staff), "staff.password_change_failed", "staff", staff.id, ip=ip, now=now
+        )
+        raise ValidationFailed.on("current_password", "当前密码不正确")
+    _check_new_password(new_password, field="new_password")
+    if new_password != confirm_password:
+        raise ValidationFailed.on("confirm_password", "两次输入的新密码不一致")
+    if new_password == current_password:
+        raise ValidationFailed.on("new_password", "新密码不能与当前密码相同")
+    staff.password_hash = _hasher.hash(new_password)
+    staff.failed_logins = 0
+    _end_sessions(session, staff)
+    record_audit(session, staff_actor(staff), "staff.password_change", "staff", staff.id, ip=ip, now=now)
+    return staff
+
+
+def reset_staff_password(
+    session: Session,
+    staff: StaffUser,
+    actor: Actor,
+    password: str,
+    *,
+    ip: str = "",
+    now: dt.datetime | None = None,
+) -> StaffUser:
+    """An admin sets a new password for someone who lost theirs; the lockout is lifted and every session of
+    the account ends. Admins change their own with change_own_password, which asks for the current one."""
+    _require_admin(actor)
+    if staff.id == actor.id:
+        raise ValidationFailed.on("password", "修改自己的密码请用「修改密码」页面")
+    _check_new_password(password, field="password")
+    staff.password_hash = _hasher.hash(password)
+    staff.failed_logins = 0
+    staff.locked_until = None
+    _end_sessions(session, staff)
+    record_audit(session, actor, "staff.password_reset", "staff", staff.id, ip=ip, now=now)
+    return staff
+
+
+def disable_staff(
+    session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> StaffUser:
+    """An admin disables an account: it cannot log in, and every session it has ends. An admin cannot
+    disable their own account (so one active admin always remains)."""
+    _require_admin(actor)
+    if staff.id == actor.id:
+        raise Conflict("不能停用自己的账号", code="cannot_disable_self")
+    staff.active = False
+    _end_sessions(session, staff)
+    record_audit(session, actor, "staff.disable", "staff", staff.id, ip=ip, now=now)
+    return staff
+
+
+def enable_staff(
+    session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> StaffUser:
+    """An admin enables a disabled account again; its owner logs in afresh."""
+    _require_admin(actor)
+    staff.active = True
+    record_audit(session, actor, "staff.enable", "staff", staff.id, ip=ip, now=now)
+    return staff
+
+
+def end_staff_sessions(
+    session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> StaffUser:
+    """强制下线: an admin ends every session of an account (a lost phone, a shared computer) without
+    changing its password."""
+    _require_admin(actor)
+    _end_sessions(session, staff)
+    record_audit(session, actor, "staff.end_sessions", "staff", staff.id, ip=ip, now=now)
+    return staff
+
+
+def _end_sessions(session: Session, staff: StaffUser) -> None:
+    # Incremented by the database, not in Python: two requests ending sessions at once give two new versions,
+    # so a password change racing an admin's 强制下线 cannot keep the session the admin meant to end.
+    staff.session_version = StaffUser.session_version + 1
+    session.flush()
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("只有区局管理员可以管理账号", description=f"{actor.role.value} is not an admin")
+
+
+def _check_new_password(password: str, *, field: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed.on(field, f"密码至少 {MIN_PASSWORD} 位")
+
+
+def _count_failure(staff: StaffUser, now: dt.datetime) -> None:
+    staff.failed_logins += 1
+    if staff.failed_logins >= MAX_FAILED_LOGINS:
+        staff.locked_until = now + LOCKOUT
+        staff.failed_logins = 0
 
 
 def _check(password_hash: str, password: str) -> bool:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.db import assign_changed
+from backend.errors import label_choices
 from backend.taxonomy.models import Category, CategoryGroup, CategoryKeyword, LegalBasis
 
-# The contract of DOMAIN.md: these codes, no more and no fewer.
+# The categories of docs/domain.md: these codes, no more and no fewer.
 CATEGORY_CODES = (
     "illegal_construction",
     "structural_damage",
@@ -131,3 +135,11 @@ def list_categories(session: Session) -> list[Category]:
             .order_by(Category.position)
         )
     )
+
+
+def label_categories(content_dir: Path) -> None:
+    """Name the category codes in Chinese for the message that refuses one (read once, at start-up, so that
+    no error reads a file or the database)."""
+    with (content_dir / "taxonomy.toml").open("rb") as fh:
+        taxonomy = tomllib.load(fh)
+    label_choices({c["code"]: c["name"] for c in taxonomy.get("categories", []) if c.get("name")})

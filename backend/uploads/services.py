@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
@@ -53,18 +53,25 @@ def upload_for_signature(session: Session, upload_id: str, signature: str, secre
 
 
 def upload_for_user(session: Session, upload_id: str, user: User) -> Upload:
-    """The uploader may always see their photo; a reporter sees every photo on their own cases."""
-    from backend.cases.models import Case, CasePhoto
+    """The uploader may always see their photo; a resident following a case (its reporter or a supporter)
+    sees the photos published with its public reply, and no other photo on it (see photos_for_resident)."""
+    from backend.cases.models import Case, CasePhoto, CaseSupporter, PhotoKind
 
     upload = _get(session, upload_id)
     if upload.owner_id == user.id:
         return upload
-    on_own_case = session.scalar(
+    supports = select(CaseSupporter.case_id).where(CaseSupporter.user_id == user.id)
+    published_on_followed_case = session.scalar(
         select(CasePhoto.id)
         .join(Case, Case.id == CasePhoto.case_id)
-        .where(CasePhoto.upload_id == upload_id, Case.reporter_id == user.id)
+        .where(
+            CasePhoto.upload_id == upload_id,
+            CasePhoto.kind == PhotoKind.RESOLUTION,
+            or_(Case.reporter_id == user.id, Case.id.in_(supports)),
+        )
+        .limit(1)
     )
-    if on_own_case is None:
+    if published_on_followed_case is None:
         raise NotFound(code="upload_not_found")
     return upload
 

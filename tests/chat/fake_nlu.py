@@ -8,6 +8,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from bot.content import load_content
+from bot.nlu import DEFAULT_CONTENT_DIR
+from bot.rules import construction_in_progress
+
 API = "/api/mp/v1/bot/messages"
 
 
@@ -26,6 +30,7 @@ class Meaning:
     unit: str | None = None
     room: str | None = None
     tracking_no: str | None = None
+    in_progress: bool | None = None
 
 
 @dataclass
@@ -39,8 +44,11 @@ class FakeAnswer:
 
 
 class FakeNlu:
+    # the real taxonomy's, as the bot reads it
+    in_progress_categories = load_content(DEFAULT_CONTENT_DIR).in_progress_categories
+
     def understand(self, text: str) -> Meaning:
-        m = Meaning()
+        m = Meaning(in_progress=construction_in_progress(text))
         if "着火" in text:
             m.emergency = "fire"
         if number := re.search(r"QP\d{8}-\d{4}", text):
@@ -55,6 +63,8 @@ class FakeNlu:
             m.intent, m.category, m.out_of_scope = "report", "out_of_scope", True
         elif "阳光房" in text or "搭" in text:
             m.intent, m.category = "report", "illegal_construction"
+        elif "隔断" in text or "群租" in text:
+            m.intent, m.category = "report", "group_rental"
         if "康虹花园" in text:
             m.estate, m.street, m.squad = "康虹花园", "徐泾镇", "徐泾中队"
         if "同名苑" in text:

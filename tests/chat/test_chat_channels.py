@@ -191,6 +191,13 @@ def test_a_pushed_message_is_answered_once_through_the_customer_service_api(push
     assert len(wechat_standin.custom_messages) == 1
 
 
+def test_pushed_text_is_read_without_its_invisible_characters(push_app, wechat_standin) -> None:
+    client = push_app.test_client()
+    query, body = pushed(wechat_standin.app_id, "楼道里\u200b着\u202e火了", 9050)
+    assert client.post("/wechat/callback", query_string=query, data=body).get_data(as_text=True) == "success"
+    assert "119" in wechat_standin.custom_messages[-1]["text"]["content"]
+
+
 def test_forged_replayed_and_stale_pushes_are_refused(push_app, wechat_standin) -> None:
     client = push_app.test_client()
     query, body = pushed(wechat_standin.app_id, "你好", 9101)

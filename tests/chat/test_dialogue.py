@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dialogue import OUT_OF_SCOPE, respond
+from bot.dialogue import IN_PROGRESS_QUESTION, OUT_OF_SCOPE, respond
 from tests.chat.fake_nlu import FakeNlu
 
 NLU = FakeNlu()
@@ -35,6 +35,7 @@ def test_a_report_step_by_step_to_confirmation() -> None:
         "building": "8",
         "photos": [],
         "anonymous": False,
+        "in_progress": True,  # 在搭
     }
     assert "draft" not in state
 
@@ -98,3 +99,82 @@ def test_progress_with_and_without_a_number() -> None:
     assert talk("QP20261126-0003 进度怎么样")[0].tracking_no == "QP20261126-0003"
     reply = talk("我反映的问题进度如何")[0]
     assert reply.action == "progress" and reply.tracking_no is None
+
+
+def test_unsure_whether_building_goes_on_asks_once_before_the_photos() -> None:
+    state: dict = {}
+    first, building, answer = talk("康虹花园8号楼楼顶有人搭了一个阳光房", "8号楼", "还在施工", state=state)
+    assert first.text == IN_PROGRESS_QUESTION  # estate and building given: the first thing asked
+    assert first.quick_replies == ["还在施工", "已经停工/建好了", "不清楚"]
+    assert "照片" in building.text  # "8号楼" is no answer to it, and it is asked once
+    assert state["draft"]["in_progress"] is None
+    assert answer.text == "请上传照片，或回复「跳过」。"
+
+
+@pytest.mark.parametrize(
+    ("answer", "in_progress", "summary_says_building"),
+    [
+        ("还在施工", True, True),
+        ("已经停工/建好了", False, False),
+        ("不清楚", None, False),
+        ("是的", True, True),
+        ("早就搭好了", False, False),
+        ("工人现在还在砌墙", True, True),
+        ("随便", None, False),
+    ],
+)
+def test_the_answer_about_building_is_recorded(
+    answer: str, in_progress: bool | None, summary_says_building: bool
+):
+    state: dict = {}
+    replies = talk("康虹花园8号楼楼顶有人搭了一个阳光房", answer, "跳过", "匿名", state=state)
+    assert replies[0].text == IN_PROGRESS_QUESTION
+    assert "照片" in replies[1].text
+    assert ("正在施工" in replies[3].text) is summary_says_building
+    final = respond(NLU, state, "确认")
+    assert final.action == "file_report" and final.report["in_progress"] is in_progress
+
+
+@pytest.mark.parametrize(
+    ("text", "in_progress"),
+    [
+        ("康虹花园8号楼楼顶有人正在搭阳光房，工人现在还在施工", True),
+        ("康虹花园8号楼楼顶的阳光房已经建好了，去年搭的", False),
+    ],
+)
+def test_a_description_that_says_it_is_not_asked(text: str, in_progress: bool) -> None:
+    state: dict = {}
+    replies = talk(text, "跳过", "匿名", state=state)
+    assert "照片" in replies[0].text
+    assert ("正在施工" in replies[2].text) is in_progress
+    assert respond(NLU, state, "确认").report["in_progress"] is in_progress
+
+
+def test_a_later_message_of_the_description_can_say_it() -> None:
+    state: dict = {}
+    replies = talk("我要反映问题", "搭阳光房", "康虹花园8号楼楼顶，工人还在施工", state=state)
+    assert "照片" in replies[2].text
+    assert state["draft"]["in_progress"] is True
+
+
+def test_it_is_not_asked_where_building_cannot_be_going_on() -> None:
+    state: dict = {}
+    replies = talk("康虹花园8号楼有户人家打了好多隔断，群租", "跳过", "匿名", state=state)
+    assert "照片" in replies[0].text
+    assert all(r.text != IN_PROGRESS_QUESTION for r in replies)
+    final = respond(NLU, state, "确认")
+    assert final.report["category"] == "group_rental" and final.report["in_progress"] is None
+
+
+def test_the_categories_asked_about_come_from_the_taxonomy() -> None:
+    from bot.content import load_content
+    from bot.nlu import DEFAULT_CONTENT_DIR
+
+    categories = load_content(DEFAULT_CONTENT_DIR).in_progress_categories
+    assert {
+        "illegal_construction",
+        "structural_damage",
+        "common_area_occupation",
+        "facade_damage",
+    } <= categories
+    assert "group_rental" not in categories and "garbage_sorting" not in categories

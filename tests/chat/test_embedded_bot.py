@@ -36,6 +36,10 @@ def test_the_first_chat_message_builds_the_bot_from_the_database_and_is_answered
     assert "照片" in reply.get_json()["text"]  # estate and building understood: on to the photos
     [gazetteer] = tmp_path.glob("bot-gazetteer-*.csv")
     assert "康虹花园" in gazetteer.read_text(encoding="utf-8") and not list(tmp_path.glob("tmp*.csv"))
+    # the bot's start-up cache is in the instance folder, private to the service, and holds only data
+    cache = tmp_path / "cache" / "bot"
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert len(list(cache.glob("models-*.npz"))) == 1 and not list(cache.glob("*.pickle"))
     app.extensions["db"].engine.dispose()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -42,6 +44,57 @@ def test_a_resident_files_a_report_in_chat(bot_client: FlaskClient, session: Ses
     case = session.scalar(select(Case).where(Case.tracking_no == number))
     assert case.source == CaseSource.BOT and case.squad.name == "徐泾中队"
     assert case.category.code == "illegal_construction"
+
+
+def _file(client: FlaskClient, token: str, first: str, *answers: str) -> tuple[list[dict], str]:
+    """Say `first`, then each answer until a case is filed; the turns and the tracking number."""
+    turns = [say(client, token, first)]
+    for answer in answers:
+        if turns[-1]["tracking_no"]:
+            break
+        turns.append(say(client, token, answer, turns[0]["session_id"]))
+    assert turns[-1]["tracking_no"], [t["text"] for t in turns]
+    return turns, turns[-1]["tracking_no"]
+
+
+def test_construction_in_progress_said_in_chat_gets_two_hours_on_site(
+    bot_client: FlaskClient, session: Session, resident
+) -> None:
+    """上海市拆除违法建筑若干规定 第七条: on site within 2 hours when the building is going on now."""
+    _user, token = resident
+    turns, number = _file(
+        bot_client, token, "康虹花园8号楼有人正在楼顶加盖房子，工人现在还在施工", "跳过", "匿名", "确认"
+    )
+    assert "现在还在施工吗" not in " ".join(t["text"] for t in turns)  # the message said so: not asked
+    assert "正在施工" in turns[-2]["text"]  # the confirmation says it
+    case = session.scalar(select(Case).where(Case.tracking_no == number))
+    assert case.category.code == "illegal_construction" and case.in_progress is True
+    assert case.onsite_due_at - case.created_at == dt.timedelta(hours=2)
+
+
+@pytest.mark.parametrize(("answer", "in_progress"), [("还在施工", True), ("已经停工/建好了", False)])
+def test_the_bot_asks_whether_building_goes_on_when_the_message_does_not_say(
+    bot_client: FlaskClient, session: Session, resident, answer: str, in_progress: bool
+) -> None:
+    _user, token = resident
+    turns, number = _file(
+        bot_client, token, "康虹花园8号楼楼顶有人搭了个阳光房", answer, "跳过", "匿名", "确认"
+    )
+    assert turns[0]["text"] == "现在还在施工吗？"
+    assert turns[0]["quick_replies"] == ["还在施工", "已经停工/建好了", "不清楚"]
+    case = session.scalar(select(Case).where(Case.tracking_no == number))
+    assert case.in_progress is in_progress
+    hours = 2 if in_progress else 24
+    assert case.onsite_due_at - case.created_at == dt.timedelta(hours=hours)
+
+
+def test_an_unclear_answer_files_the_case_all_the_same(bot_client: FlaskClient, session: Session, resident):
+    _user, token = resident
+    _turns, number = _file(
+        bot_client, token, "康虹花园8号楼楼顶有人搭了个阳光房", "不清楚", "跳过", "匿名", "确认"
+    )
+    case = session.scalar(select(Case).where(Case.tracking_no == number))
+    assert case.in_progress is False  # not said: the case service judged the description, which does not say
 
 
 def test_legal_question_and_emergency(bot_client: FlaskClient, resident) -> None:

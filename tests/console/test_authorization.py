@@ -28,6 +28,7 @@ PAGES = {
     "/console/audit": BUREAU,
     "/console/users": {"admin"},
     "/console/intake": WORKERS,
+    "/console/password": set(ROLES) - {"anonymous"},
 }
 
 # (path under /console/cases/{number}/, the state the case must be in, the form, who may)

@@ -115,15 +115,16 @@ def log_in(page, live: LiveConsole, username: str) -> None:
     page.wait_for_url("**/console/inbox")
 
 
-def act(page, name: str, label: str, fill: dict[str, str] | None = None) -> None:
+def act(page, name: str, verb: str, fill: dict[str, str] | None = None) -> None:
+    """Open the step's form by its verb (签收, 办结 …), fill it in and press the button of the same verb."""
     form = page.locator(f'form[data-action="{name}"]')
     if not form.is_visible():
-        page.locator("summary", has_text=label).first.click()
+        page.locator("summary", has_text=verb).first.click()
     for field, value in (fill or {}).items():
         form.locator(f'[name="{field}"]').fill(value)
-    form.get_by_role("button", name=label).click()
+    form.get_by_role("button", name=verb, exact=True).click()
     page.wait_for_load_state()
-    assert page.locator(".flash.ok").first.inner_text().startswith("已完成"), page.content()[:500]
+    assert page.locator(".flash.ok").first.inner_text() == f"已完成：{verb}", page.content()[:500]
 
 
 def test_an_officer_signs_notes_and_resolves_a_case(browser, live_console: LiveConsole, tmp_path) -> None:
@@ -133,15 +134,33 @@ def test_an_officer_signs_notes_and_resolves_a_case(browser, live_console: LiveC
     assert row.is_visible()
     row.get_by_role("link", name=live_console.first).click()
     assert "139****5678" in page.content() and "13912345678" not in page.content()
-    act(page, "sign", "已签收")
+    act(page, "sign", "签收")
     assert page.get_by_test_id("status").inner_text() == "已签收"
     page.get_by_label("内部备注", exact=True).fill("现场已拍照，当事人承诺三日内自行拆除")
     page.get_by_role("button", name="添加备注").click()
     page.wait_for_load_state()
     assert "现场已拍照" in page.locator(".timeline").inner_text()
-    act(page, "investigate", "核查中")
-    act(page, "verify", "经核查，反映情况属实")
-    act(page, "resolve", "已办结", {"public_reply": "违法搭建的阳光房已拆除，现场恢复原状。"})
+    act(page, "investigate", "开始核查")
+    act(page, "verify", "核实属实")
+
+    # A refused resolve (the "photo" is a scanned PDF) shows the form again with the reply as typed.
+    reply = "违法搭建的阳光房已拆除，现场恢复原状。"
+    page.locator("summary", has_text="办结").first.click()
+    resolve = page.locator('form[data-action="resolve"]')
+    resolve.locator('[name="public_reply"]').fill(reply)
+    resolve.locator('[name="photos"]').set_input_files(
+        [{"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 not a photo"}]
+    )
+    resolve.get_by_role("button", name="办结", exact=True).click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("status").inner_text() == "属实"
+    assert page.get_by_test_id("refused").is_visible()
+    resolve = page.locator('form[data-action="resolve"]')
+    assert resolve.is_visible()  # still open, not folded away among the other steps
+    assert resolve.locator('[name="public_reply"]').input_value() == reply
+    assert "第 1 张照片" in resolve.locator(".field-error").inner_text()
+
+    act(page, "resolve", "办结")  # the reply is still there: sent as it stands
     assert page.get_by_test_id("status").inner_text() == "已办结"
     assert "违法搭建的阳光房已拆除" in page.content()
     page.screenshot(path=str(tmp_path / "case-on-phone.png"), full_page=True)
