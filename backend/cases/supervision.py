@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -193,47 +194,52 @@ def _sweep_onsite(
     squad = case.squad.name if case.squad is not None else "未派单"
     limit = f"{onsite_limit_hours(case)}小时内到场"
     notify = _notify_squad if _held_by_squad(case) else _notify_bureau
+    no = case.tracking_no
     if "due_soon" in owed:
-        notify(
-            session, case, "onsite_due_soon", f"工单 {case.tracking_no} 须于 {due} 前到场核查（{limit}）", now
+        _onsite_notice(
+            session, case, report, "due_soon", notify, f"工单 {no} 须于 {due} 前到场核查（{limit}）", "", now
         )
-        case.onsite_due_soon_noticed_at = now
-        case.updated_at = now
-        _audit(session, SYSTEM, case, "onsite_due_soon", now, due_at=case.onsite_due_at)
-        report.onsite_due_soon.append(case.id)
     if "overdue" in owed:
-        notify(
-            session,
-            case,
-            "onsite_overdue",
-            f"工单 {case.tracking_no} 已超过到场时限（{due}），请立即到场核查",
-            now,
+        text = f"工单 {no} 已超过到场时限（{due}），请立即到场核查"
+        _onsite_notice(
+            session, case, report, "overdue", notify, text, f"已超过到场时限（{due}，{limit}）", now
         )
-        note = f"已超过到场时限（{due}，{limit}）"
-        data = {"due_at": _iso(case.onsite_due_at)}
-        _record(
-            session, case, "onsite_overdue", None, None, SYSTEM, note=note, public=False, data=data, now=now
-        )
-        case.onsite_overdue_noticed_at = now
-        _audit(session, SYSTEM, case, "onsite_overdue", now, due_at=case.onsite_due_at)
-        report.onsite_overdue.append(case.id)
     if "escalated" in owed:
         late = _hours(now - case.onsite_due_at) if case.onsite_due_at else ""
-        _notify_bureau(
-            session,
-            case,
-            "onsite_escalated",
-            f"{squad}工单 {case.tracking_no} 超过到场时限（{due}）已逾 {late} 小时仍未到场，请区局督办",
-            now,
-        )
+        text = f"{squad}工单 {no} 超过到场时限（{due}）已逾 {late} 小时仍未到场，请区局督办"
         note = f"超过到场时限逾 {late} 小时，已报区局"
+        _onsite_notice(session, case, report, "escalated", _notify_bureau, text, note, now)
+
+
+# the mark each on-site notice leaves on the case, so that it is given once
+_ONSITE_MARKS = {
+    "due_soon": "onsite_due_soon_noticed_at",
+    "overdue": "onsite_overdue_noticed_at",
+    "escalated": "onsite_escalated_at",
+}
+
+
+def _onsite_notice(
+    session: Session,
+    case: Case,
+    report: SweepReport,
+    kind: str,
+    notify: Callable[[Session, Case, str, str, dt.datetime], None],
+    text: str,
+    note: str,
+    now: dt.datetime,
+) -> None:
+    """One on-site notice: told (`text`) to whoever `notify` tells, on the timeline as an internal event when
+    there is a `note`, marked on the case, audited and counted in the report."""
+    action = f"onsite_{kind}"
+    notify(session, case, action, text, now)
+    if note:
         data = {"due_at": _iso(case.onsite_due_at)}
-        _record(
-            session, case, "onsite_escalated", None, None, SYSTEM, note=note, public=False, data=data, now=now
-        )
-        case.onsite_escalated_at = now
-        _audit(session, SYSTEM, case, "onsite_escalated", now, due_at=case.onsite_due_at)
-        report.onsite_escalated.append(case.id)
+        _record(session, case, action, None, None, SYSTEM, note=note, public=False, data=data, now=now)
+    setattr(case, _ONSITE_MARKS[kind], now)
+    case.updated_at = now
+    _audit(session, SYSTEM, case, action, now, due_at=case.onsite_due_at)
+    getattr(report, action).append(case.id)
 
 
 def _held_by_squad(case: Case) -> bool:
