@@ -8,20 +8,10 @@ from flask_openapi3 import Tag
 from backend.accounts.models import User
 from backend.app import get_config
 from backend.cases.models import Case, CaseStatus
-from backend.cases.services import (
-    ReportInput,
-    find_similar,
-    get_case,
-    get_case_for_resident,
-    list_resident_cases,
-    photos_for_resident,
-    public_events,
-    public_text,
-    rate_case,
-    submit_report,
-    support_case,
-    withdraw_case,
-)
+from backend.cases.services.filing import ReportInput, submit_report
+from backend.cases.services.life import rate_case, support_case, withdraw_case
+from backend.cases.services.reads import find_similar, get_case, get_case_for_resident, list_resident_cases
+from backend.cases.services.timeline import photos_for_resident, public_events, public_text
 from backend.cases.workflow import STATUS_LABELS
 from backend.db import get_session
 from backend.errors import ErrorBody

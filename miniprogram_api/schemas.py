@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from backend.cases.services import RATING_LABELS
+from backend.cases.services.timeline import RATING_LABELS
 from backend.db import RowId
 from backend.errors import PlainText, explain_pattern, label_choices
 from backend.taxonomy.services import CATEGORY_CODES

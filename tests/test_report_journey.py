@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from backend import create_app
 from backend.accounts.models import User
-from backend.cases.services import add_note, get_case, transition
+from backend.cases.services.life import add_note, transition
+from backend.cases.services.reads import get_case
 from backend.cases.workflow import Actor, Role
 from backend.config import PROJECT_ROOT
 from backend.org.models import Estate

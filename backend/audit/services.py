@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.audit.models import AuditEntry
 from backend.cases.workflow import TRANSITIONS, Actor
 from backend.db import utcnow
-from backend.org.services import Page, paginate
+from backend.pagination import Page, paginate
 
 # The Chinese name of every action on the audit trail, for the bureau reading it. Each string a caller passes
 # to record_audit (directly, or as "case." + the kind in backend/cases/supervision) needs one here; a test

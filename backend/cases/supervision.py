@@ -11,15 +11,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
-from backend.cases.services import (
-    ONSITE_STATES,
-    STAGE_DEADLINE,
-    _record,
-    _tell_followers,
-    lock_case,
-    onsite_pending,
-    refresh_due_at,
-)
+from backend.cases.services.deadlines import ONSITE_STATES, STAGE_DEADLINE, onsite_pending, refresh_due_at
+from backend.cases.services.life import lock_case
+from backend.cases.services.timeline import record_event, tell_followers
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Actor
 from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
@@ -235,7 +229,7 @@ def _onsite_notice(
     notify(session, case, action, text, now)
     if note:
         data = {"due_at": _iso(case.onsite_due_at)}
-        _record(session, case, action, None, None, SYSTEM, note=note, public=False, data=data, now=now)
+        record_event(session, case, action, None, None, SYSTEM, note=note, public=False, data=data, now=now)
     setattr(case, _ONSITE_MARKS[kind], now)
     case.updated_at = now
     _audit(session, SYSTEM, case, action, now, due_at=case.onsite_due_at)
@@ -288,7 +282,7 @@ def _notice_overdue(session: Session, case: Case, now: dt.datetime) -> None:
     _notify_squad(
         session, case, "overdue", f"工单 {case.tracking_no} 已超过{stage}时限（{due}），请尽快办理", now
     )
-    _record(
+    record_event(
         session,
         case,
         "overdue",
@@ -315,7 +309,7 @@ def _escalate(session: Session, case: Case, now: dt.datetime, escalate_after: dt
         f"{squad}工单 {case.tracking_no} 超过{stage}时限（{due}）已逾 {hours} 小时，请区局督办",
         now,
     )
-    _record(
+    record_event(
         session,
         case,
         "escalated",
@@ -396,7 +390,7 @@ def request_extension(
     )
     session.add(extension)
     session.flush()
-    _record(
+    record_event(
         session,
         case,
         "extension_requested",
@@ -475,7 +469,7 @@ def _approve(
     case.due_soon_noticed_at = case.overdue_noticed_at = case.escalated_at = None
     extension.status = "approved"
     stage, due = stage_label(case), _local(case.due_at)
-    event = _record(
+    event = record_event(
         session,
         case,
         "extension_approved",
@@ -487,7 +481,7 @@ def _approve(
         data={"extension_id": extension.id, "working_days": days, "due_at": _iso(case.due_at)},
         now=now,
     )
-    _tell_followers(session, case, event, now)
+    tell_followers(session, case, event, now)
     _notify_squad(
         session,
         case,
@@ -576,7 +570,7 @@ def _squad_step(
 ) -> None:
     """An internal step of the bureau's on the case: on the timeline (staff only), told to the squad as
     `text`, and audited, with the same `data` in the event and the audit entry."""
-    _record(session, case, action, None, None, actor, note=note, public=False, data=data, now=now)
+    record_event(session, case, action, None, None, actor, note=note, public=False, data=data, now=now)
     _notify_squad(session, case, action, text, now)
     _audit(session, actor, case, action, now, **data)
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
 from backend.cases.models import CaseSource, CaseStatus
-from backend.cases.services import ReportInput, get_case_for_resident, list_resident_cases, submit_report
+from backend.cases.services.filing import ReportInput, submit_report
+from backend.cases.services.reads import get_case_for_resident, list_resident_cases
 from backend.cases.workflow import STATUS_LABELS
 from backend.chat.store import ConversationStore
 from backend.errors import AppError

@@ -13,28 +13,28 @@ from werkzeug.datastructures import FileStorage
 from backend.audit.services import ACTION_LABELS, list_audit, record_audit
 from backend.cases import supervision
 from backend.cases.models import SOURCE_LABELS, Case, CaseExtension, CasePhoto, CaseSource, CaseStatus
-from backend.cases.services import (
+from backend.cases.services.access import can_see_case
+from backend.cases.services.deadlines import onsite_pending
+from backend.cases.services.filing import MAX_PHOTOS, ReportInput, staff_intake
+from backend.cases.services.life import (
     DEPARTMENTS,
     HANDLING_ACTIONS,
-    INBOX_TABS,
-    MAX_PHOTOS,
     RETURN_REASONS,
-    InboxFilter,
-    ReportInput,
     add_note,
     assign_case,
-    can_see_case,
     confirm_category,
+    transition,
+)
+from backend.cases.services.reads import (
+    INBOX_TABS,
+    InboxFilter,
     find_similar,
     get_case,
     list_inbox,
     merged_children,
-    onsite_pending,
     open_case_for_triage,
     record_case_view,
     reveal_reporter_phone,
-    staff_intake,
-    transition,
 )
 from backend.cases.workflow import (
     BUREAU_ROLES,

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
-from backend.cases.services import ReportInput, submit_report
+from backend.cases.services.filing import ReportInput, submit_report
 from backend.errors import (
     AppError,
     Conflict,

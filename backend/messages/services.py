@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.db import upsert, utcnow
 from backend.messages.models import Message, Notification, SubscriptionCredit
-from backend.org.services import Page, paginate
+from backend.pagination import Page, paginate
 from backend.queue import enqueue_after_commit
 from backend.wechat import truncate_subscribe_data
 from backend.workcalendar import SHANGHAI

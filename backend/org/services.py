@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, or_, select
@@ -14,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.db import assign_changed
 from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
+from backend.pagination import Page, paginate
 
 
 class TownSeed(BaseModel):
@@ -44,34 +43,6 @@ class ImportReport:
             f"added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {len(self.skipped)}"
         )
-
-
-T = TypeVar("T")
-
-
-@dataclass
-class Page(Generic[T]):
-    items: list[T]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return math.ceil(self.total / self.per_page) if self.per_page else 0
-
-
-MAX_PAGE = 100_000  # pages past it are not read: keeps the offset within what the database accepts
-
-
-def paginate(session: Session, query: Select[tuple[T]], page: int, per_page: int) -> Page[T]:
-    """One page of an ordered query, with the count of all its rows (pages past the end are empty)."""
-    page = max(page, 1)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    if page > MAX_PAGE:
-        return Page([], page, per_page, total)
-    items = session.scalars(query.limit(per_page).offset((page - 1) * per_page))
-    return Page(list(items), page, per_page, total)
 
 
 def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:

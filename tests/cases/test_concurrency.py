@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
 from backend.cases.models import Case, CaseEvent, TrackingCounter
-from backend.cases.services import ReportInput, get_case, issue_tracking_no, submit_report, transition
+from backend.cases.services.filing import ReportInput, issue_tracking_no, submit_report
+from backend.cases.services.life import transition
+from backend.cases.services.reads import get_case
 from backend.cases.workflow import Actor, IllegalTransition, Role
 from backend.errors import Conflict
 from backend.org.models import Estate

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseStatus
-from backend.cases.services import InboxFilter, add_note, list_inbox, onsite_pending, transition
+from backend.cases.services.deadlines import onsite_pending
+from backend.cases.services.life import add_note, transition
+from backend.cases.services.reads import InboxFilter, list_inbox
 from backend.cases.supervision import SweepReport, is_overdue, overdue_cases, sweep_deadlines
 from backend.cases.workflow import Actor, Role
 from backend.staff.models import StaffNotice

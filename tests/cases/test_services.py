@@ -9,17 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseStatus, Priority
-from backend.cases.services import (
-    ReportInput,
-    add_note,
-    find_similar,
-    open_case_for_triage,
-    rate_case,
-    submit_report,
-    support_case,
-    transition,
-    withdraw_case,
-)
+from backend.cases.services.filing import ReportInput, submit_report
+from backend.cases.services.life import add_note, rate_case, support_case, transition, withdraw_case
+from backend.cases.services.reads import find_similar, open_case_for_triage
 from backend.cases.workflow import Actor, IllegalTransition, Role
 from backend.errors import Forbidden, RateLimited, ValidationFailed
 from backend.messages.models import Message

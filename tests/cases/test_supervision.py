@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
 from backend.cases.models import Case, CaseEvent
-from backend.cases.services import public_text, refresh_due_at, transition, withdraw_case
+from backend.cases.services.deadlines import refresh_due_at
+from backend.cases.services.life import transition, withdraw_case
+from backend.cases.services.timeline import public_text
 from backend.cases.supervision import (
     SweepReport,
     decide_extension,

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from backend.cases import supervision
 from backend.cases.models import Case, CaseExtension
-from backend.cases.services import get_case, transition
+from backend.cases.services.life import transition
+from backend.cases.services.reads import get_case
 from backend.org.models import Squad
 from backend.staff.services import staff_actor
 from tests.console.conftest import csrf_token, login, post

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from backend import create_app
 from backend.accounts.models import User
 from backend.cases.models import Case
-from backend.cases.services import ReportInput, submit_report
+from backend.cases.services.filing import ReportInput, submit_report
 from backend.clock import MovableClock
 from backend.org.models import Estate
 from backend.staff.services import create_staff

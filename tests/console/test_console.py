@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
 from backend.cases.models import Case, CaseSource, CaseStatus
-from backend.cases.services import ReportInput, get_case, submit_report
+from backend.cases.services.filing import ReportInput, submit_report
+from backend.cases.services.reads import get_case
 from backend.console import limiter
 from backend.errors import ValidationFailed
 from backend.org.models import Estate
@@ -568,7 +569,7 @@ def test_console_forms_refuse_control_characters(client: FlaskClient, session: S
 
 
 def test_a_resolved_case_is_not_assigned_any_more(client: FlaskClient, session: Session, accounts) -> None:
-    from backend.cases.services import transition
+    from backend.cases.services.life import transition
     from backend.staff.services import staff_actor
 
     case = a_case(session)

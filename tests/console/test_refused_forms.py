@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseStatus
-from backend.cases.services import get_case, transition
+from backend.cases.services.life import transition
+from backend.cases.services.reads import get_case
 from backend.staff.services import staff_actor
 from tests.console.conftest import login, post
 from tests.console.test_console import a_case

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
 from backend.audit.services import ACTION_LABELS, action_label
-from backend.cases.services import transition
+from backend.cases.services.life import transition
 from backend.cases.workflow import TRANSITIONS
 from backend.staff.services import staff_actor
 from tests.console.conftest import login, post

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from backend.cases.models import CaseStatus, Priority
-from backend.cases.services import onsite_pending
+from backend.cases.services.deadlines import onsite_pending
 from backend.hotline.services import create_client, intake_order
 from tests.hotline.test_hotline import API, NOW, cases_of, order
 

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from backend.cases.services import ReportInput, submit_report, transition
+from backend.cases.services.filing import ReportInput, submit_report
+from backend.cases.services.life import transition
 from backend.cases.workflow import Actor, Role
 from backend.messages.jobs import send_notification
 from backend.messages.models import Message, Notification

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CasePhoto, PhotoKind
-from backend.cases.services import add_note, get_case, transition
+from backend.cases.services.life import add_note, transition
+from backend.cases.services.reads import get_case
 from backend.cases.workflow import Actor, Role
 from backend.messages.models import Message
 from backend.uploads.services import store_upload

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case
-from backend.cases.services import get_case
+from backend.cases.services.reads import get_case
 from backend.text import NOT_A_DESCRIPTION
 from tests.chat.fake_nlu import FakeNlu
 from tests.miniprogram_api.test_reports_api import API, auth, valid_report

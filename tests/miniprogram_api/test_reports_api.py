@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case
-from backend.cases.services import get_case, transition
+from backend.cases.services.life import transition
+from backend.cases.services.reads import get_case
 from backend.cases.workflow import Actor, Role
 from backend.org.models import Estate, Squad
 from tests.conftest import make_resident

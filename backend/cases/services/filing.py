@@ -1,0 +1,253 @@
+"""Filing a report: validation of what the services decide, routing (estate → town → squad), the tracking
+number, priority, deadlines and the category suggested from the text; also the console's intake."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import User
+from backend.audit.services import record_audit
+from backend.cases.models import Case, CasePhoto, CaseSource, CaseStatus, Priority, TrackingCounter
+from backend.cases.services.deadlines import counts_as_in_progress, set_deadlines
+from backend.cases.services.life import transition
+from backend.cases.services.timeline import record_event
+from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
+from backend.db import upsert, utcnow
+from backend.errors import Forbidden, RateLimited, ValidationFailed
+from backend.org.models import Estate, Town
+from backend.org.services import find_town
+from backend.taxonomy.models import Category, CategoryKeyword
+from backend.uploads.models import Upload
+from backend.workcalendar import SHANGHAI
+from bot.rules import construction_in_progress
+
+MAX_PHOTOS = 9
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A report as validated at the boundary; the services decide everything else."""
+
+    description: str
+    category: str | None = None
+    estate_id: int | None = None
+    address: str = ""
+    town: str | None = None
+    building: str = ""
+    unit: str = ""
+    room: str = ""
+    lat: float | None = None
+    lng: float | None = None
+    photo_ids: list[str] = field(default_factory=list)
+    anonymous: bool = False
+    contact_phone: str | None = None
+    client_request_id: str | None = None
+    in_progress: bool | None = None  # None: not said, judged from the description
+    source: CaseSource = CaseSource.MINI_PROGRAM
+    external_ref: str | None = None  # e.g. the 12345 order number
+    source_detail: str = ""  # e.g. the department a transfer came from
+    reporter_name: str = ""  # a caller's name from the hotline; staff only
+
+
+def submit_report(
+    session: Session,
+    reporter: User | None,
+    data: ReportInput,
+    *,
+    daily_limit: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Case, bool]:
+    """File a report: returns the case and whether it is new. The same `client_request_id` from the same
+    reporter returns the first case. The case is routed, numbered, timed and, with a squad, dispatched."""
+    now = now or utcnow()
+    if reporter is not None and data.client_request_id:
+        existing = _by_client_request(session, reporter.id, data.client_request_id)
+        if existing is not None:
+            return existing, False
+    if (
+        reporter is not None
+        and daily_limit is not None
+        and reports_today(session, reporter.id, now) >= daily_limit
+    ):
+        raise RateLimited(f"每人每天最多提交 {daily_limit} 条反映，请明天再试", code="daily_report_limit")
+
+    category, confirmed = _choose_category(session, data)
+    estate, town = _locate(session, data)
+    photos = _reporter_photos(session, reporter, data.photo_ids)
+    squad = town.squad if town is not None else None
+    said_in_progress = data.in_progress
+    in_progress = (
+        said_in_progress
+        if said_in_progress is not None
+        else construction_in_progress(data.description) is True
+    )
+    case = Case(
+        tracking_no="",
+        source=data.source,
+        status=CaseStatus.SUBMITTED,
+        category=category,
+        category_confirmed=confirmed,
+        description=data.description,
+        in_progress=in_progress,
+        priority=_priority(estate, counts_as_in_progress(category, in_progress)),
+        estate=estate,
+        town=town,
+        squad=squad,
+        address=data.address or (estate.address if estate else ""),
+        building=data.building,
+        unit=data.unit,
+        room=data.room,
+        lat=data.lat,
+        lng=data.lng,
+        reporter=reporter,
+        anonymous=data.anonymous,
+        contact_phone=data.contact_phone,
+        client_request_id=data.client_request_id if reporter is not None else None,
+        external_ref=data.external_ref,
+        source_detail=data.source_detail,
+        reporter_name=data.reporter_name,
+        created_at=now,
+    )
+    set_deadlines(case, now)
+    case.photos = [CasePhoto(upload_id=p.id, kind="report", position=i) for i, p in enumerate(photos)]
+    try:
+        with session.begin_nested():
+            case.tracking_no = issue_tracking_no(session, now)
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        # the same client_request_id raced in from another request: answer with the case that won
+        if reporter is not None and data.client_request_id:
+            # a locking read sees the row the other transaction committed, past our snapshot
+            existing = _by_client_request(session, reporter.id, data.client_request_id, latest=True)
+            if existing is not None:
+                return existing, False
+        raise
+    actor = Actor(Role.RESIDENT, reporter.id, "居民") if reporter is not None else SYSTEM
+    facts = {
+        "in_progress": in_progress,
+        "in_progress_from": "report" if said_in_progress is not None else "text",
+    }
+    record_event(session, case, "submit", None, CaseStatus.SUBMITTED, actor, data=facts, now=now)
+    if squad is not None:
+        transition(session, case, "dispatch", SYSTEM, note=f"按小区所属街镇派至{squad.name}", now=now)
+    return case, True
+
+
+def _by_client_request(
+    session: Session, reporter_id: int, client_request_id: str, *, latest: bool = False
+) -> Case | None:
+    query = select(Case).where(Case.reporter_id == reporter_id, Case.client_request_id == client_request_id)
+    if latest:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def reports_today(session: Session, reporter_id: int, now: dt.datetime) -> int:
+    local = now.astimezone(SHANGHAI)
+    start = dt.datetime.combine(local.date(), dt.time(), SHANGHAI)
+    return (
+        session.scalar(
+            select(func.count(Case.id)).where(Case.reporter_id == reporter_id, Case.created_at >= start)
+        )
+        or 0
+    )
+
+
+def _choose_category(session: Session, data: ReportInput) -> tuple[Category | None, bool]:
+    if data.category:
+        category = session.get(Category, data.category)
+        if category is None:
+            raise ValidationFailed.on("category", "没有这个问题类别")
+        if category.group_code is None:
+            raise ValidationFailed.on("category", "该问题不属于本次专项行动，请拨打 12345 市民服务热线")
+        return category, True
+    return suggest_category(session, data.description), False
+
+
+def suggest_category(session: Session, text: str) -> Category | None:
+    """The category whose keywords cover most of `text` (longer keywords weigh more); None if none match.
+    A stand-in until the bot's classifier replaces it."""
+    scores: dict[str, int] = {}
+    for code, keyword in session.execute(select(CategoryKeyword.category_code, CategoryKeyword.keyword)):
+        if keyword and keyword in text:
+            scores[code] = scores.get(code, 0) + len(keyword)
+    scores.pop("out_of_scope", None)
+    if not scores:
+        return None
+    categories = {c.code: c for c in session.scalars(select(Category).where(Category.code.in_(scores)))}
+    best = max(scores, key=lambda code: (scores[code], -categories[code].position))
+    return categories[best]
+
+
+def _locate(session: Session, data: ReportInput) -> tuple[Estate | None, Town | None]:
+    if data.estate_id is not None:
+        estate = session.get(Estate, data.estate_id)
+        if estate is None:
+            raise ValidationFailed.on("estate_id", "没有这个小区")
+        return estate, estate.town
+    if not data.address:
+        raise ValidationFailed.on("address", "请选择小区或填写地址")
+    if data.town:
+        town = find_town(session, data.town)
+        if town is None:
+            raise ValidationFailed.on("town", "没有这个街镇")
+        return None, town
+    return None, None  # no town known: the bureau's triage queue
+
+
+def _reporter_photos(session: Session, reporter: User | None, photo_ids: list[str]) -> list[Upload]:
+    if len(photo_ids) > MAX_PHOTOS:
+        raise ValidationFailed.on("photos", f"最多 {MAX_PHOTOS} 张照片")
+    if len(set(photo_ids)) != len(photo_ids):
+        raise ValidationFailed.on("photos", "照片重复")
+    if not photo_ids:
+        return []
+    uploads = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(photo_ids)))}
+    for photo_id in photo_ids:
+        upload = uploads.get(photo_id)
+        if upload is None or reporter is None or upload.owner_id != reporter.id:
+            raise ValidationFailed.on("photos", "照片不存在或已过期，请重新上传")
+    return [uploads[p] for p in photo_ids]
+
+
+def _priority(estate: Estate | None, in_progress: bool) -> int:
+    if in_progress:
+        return Priority.URGENT
+    if estate is not None and estate.is_key:
+        return Priority.HIGH
+    return Priority.NORMAL
+
+
+def issue_tracking_no(session: Session, now: dt.datetime) -> str:
+    """The next tracking number of the day, QPyyyymmdd-nnnn. The counter row's lock (taken by the upsert)
+    serialises concurrent submissions until they commit, so no two cases share a number."""
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    upsert(session, TrackingCounter, {"day": day, "last": 1}, {"last": TrackingCounter.last + 1})
+    number = session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day))
+    return f"QP{day}-{number:04d}"
+
+
+def staff_intake(
+    session: Session, actor: Actor, data: ReportInput, *, now: dt.datetime | None = None
+) -> Case:
+    """A case entered in the console: a transfer from another department (the bureau, or a squad for its own
+    town) or a squad's own inspection finding."""
+    if data.source not in {CaseSource.TRANSFER, CaseSource.INSPECTION}:
+        raise ValidationFailed.on("source", "请选择案件来源")
+    if actor.role not in SQUAD_ROLES | BUREAU_ROLES:
+        raise Forbidden()
+    if data.source is CaseSource.TRANSFER and not data.source_detail:
+        raise ValidationFailed.on("source_detail", "请填写移送部门")
+    case, _created = submit_report(session, None, data, now=now)
+    if actor.role in SQUAD_ROLES and case.squad_id != actor.squad_id:
+        raise Forbidden("只能录入本中队辖区的案件")
+    record_audit(
+        session, actor, "case.intake", "case", case.tracking_no, detail={"source": data.source.value}, now=now
+    )
+    return case
