@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
 
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+from backend.console.blueprint import console_bp, csrf, limiter
+
+__all__ = ["csrf", "init_app", "limiter"]
 
 
 def init_app(app: Flask) -> None:
@@ -25,7 +23,17 @@ def init_app(app: Flask) -> None:
     )
     csrf.init_app(app)
     limiter.init_app(app)
-    from backend.console import views  # noqa: F401  (registers the routes)
-    from backend.console.blueprint import console_bp
+    # Importing these registers their routes, filters and globals on console_bp.
+    from backend.console import template_helpers  # noqa: F401
+    from backend.console.views import (  # noqa: F401
+        accounts,
+        audit_log,
+        bureau,
+        case_actions,
+        case_page,
+        inbox,
+        intake,
+        login,
+    )
 
     app.register_blueprint(console_bp)

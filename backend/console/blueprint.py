@@ -1,28 +1,40 @@
-"""The console's blueprint, its login session and its authority checks."""
+"""The console's blueprint, its CSRF check and login throttle, its login session and its authority checks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, ParamSpec
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from backend.cases.workflow import Actor, Role
+from backend.cases.workflow import BUREAU_ROLES, Actor, Role
 from backend.db import get_session
 from backend.errors import AppError
 from backend.staff.models import StaffUser
 from backend.staff.services import get_staff, staff_actor
 
+P = ParamSpec("P")
+View = Callable[P, ResponseReturnValue]
+
 console_bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
 )
+# Unbound until the console's init_app: only the console's forms carry a CSRF token (checked in _load_staff),
+# and only its login is throttled.
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+
+ALL_STAFF = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN)
+BUREAU = tuple(BUREAU_ROLES)
 
 
 @console_bp.before_request
 def _load_staff() -> None:
-    from backend.console import csrf
-
     if request.method == "POST":
         csrf.protect()
     g.staff = None
@@ -43,12 +55,12 @@ def current_actor() -> Actor:
     return staff_actor(g.staff)
 
 
-def require(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def require(*roles: Role) -> Callable[[View[P]], View[P]]:
     """Log in first; then only `roles` (all staff roles if none are named) may use the page."""
 
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorator(view: View[P]) -> View[P]:
         @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
             if g.get("staff") is None:
                 return redirect(url_for("console.login", next=request.path))
             if roles and Role(g.staff.role) not in roles:
@@ -61,7 +73,7 @@ def require(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 @console_bp.errorhandler(AppError)
-def _app_error(exc: AppError) -> Any:
+def _app_error(exc: AppError) -> ResponseReturnValue:
     # A refused action on a form: say why on the page it came from; a refused page: an error page. (The forms
     # where something is written, on the case page, intake, users and password, are drawn again instead, with
     # what was typed: see refusal.redisplay_when_refused.)
@@ -71,8 +83,13 @@ def _app_error(exc: AppError) -> Any:
     return render_template("console/error.html", message=exc.message), exc.status
 
 
+@console_bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
+    return render_template("console/error.html", message="页面已过期，请刷新后重试"), 400
+
+
 @console_bp.errorhandler(429)
-def _too_many(_exc: Exception) -> Any:
+def _too_many(_exc: Exception) -> ResponseReturnValue:
     return render_template("console/login.html", error="登录尝试过于频繁，请稍后再试"), 429
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, ParamSpec
 
 from flask import request
+from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from backend.db import get_session
@@ -99,16 +100,19 @@ class Refusal:
 NO_REFUSAL = Refusal()
 
 
+P = ParamSpec("P")
+
+
 def redisplay_when_refused(
     render: Callable[..., str],
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
     """A view whose form, when refused (ValidationFailed, or a 409 Conflict), answers with its page drawn
     again by `render(refusal, **view_args)` instead of a redirect that would lose what was typed. Nothing the
     refused request changed is kept: the session is rolled back before the page is drawn."""
 
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorator(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
         @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
             try:
                 return view(*args, **kwargs)
             except AppError as exc:

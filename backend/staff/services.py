@@ -294,7 +294,7 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
 
 
-def _unread_notices(actor: Actor) -> Select[tuple[StaffNotice]] | None:
+def _unread_notices(actor: Actor) -> Select[StaffNotice] | None:
     """Unread notices addressed to the actor's squad (officers and leaders) or to the bureau; None for
     anyone else."""
     query = select(StaffNotice).where(StaffNotice.read_at.is_(None))

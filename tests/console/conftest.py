@@ -1,20 +1,17 @@
-"""Console fixtures: one account per role, logging in through the real form (CSRF included)."""
+"""Console fixtures: one account per role (the helpers that log them in are in tests/support/console.py)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.org.models import PropertyCompany, Squad
 from backend.staff.models import StaffUser
 from backend.staff.services import create_staff
-
-PASSWORD = "correct-horse-battery"
+from tests.support.console import PASSWORD
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -66,22 +63,3 @@ def accounts(session: Session) -> Accounts:
     }
     session.commit()
     return Accounts(made)
-
-
-def csrf_token(client: FlaskClient, path: str = "/console/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(client: FlaskClient, username: str, password: str = PASSWORD) -> FlaskClient:
-    response = client.post(
-        "/console/login", data={"username": username, "password": password, "csrf_token": csrf_token(client)}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return client
-
-
-def post(client: FlaskClient, path: str, data: dict | None = None, **kw: object):
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/console/intake")}, **kw)

@@ -8,13 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases import supervision
-from backend.cases.models import Case, CaseExtension
+from backend.cases.models import CaseExtension
 from backend.cases.services.life import transition
 from backend.cases.services.reads import get_case
 from backend.org.models import Squad
 from backend.staff.services import staff_actor
-from tests.console.conftest import csrf_token, login, post
-from tests.console.test_console import a_case
+from tests.support.console import a_case, case_in, csrf_token, login, post
 
 ROLES = ["anonymous", "officer", "leader", "other_officer", "supervisor", "admin", "editor", "property"]
 SQUAD = {"officer", "leader"}
@@ -54,28 +53,6 @@ ACTIONS: list[tuple[str, str, dict, set[str]]] = [
     ("urge", "signed", {"note": "请尽快办理"}, BUREAU),
     ("supervise", "signed", {"note": "列入督办"}, BUREAU),
 ]
-
-STEPS = {
-    "dispatched": [],
-    "signed": ["sign"],
-    "investigating": ["sign", "investigate"],
-    "verified": ["sign", "investigate", "verify"],
-    "handling": ["sign", "investigate", "verify", ("handle", {"action": "demolition"})],
-    "resolved": ["sign", "investigate", "verify", ("resolve", {"public_reply": "已处理"})],
-    "transferred": ["sign", ("transfer", {"department": "police"})],
-    "returned": [("return", {"reason": "信息不全"})],
-}
-
-
-def case_in(session: Session, accounts, state: str) -> Case:
-    case = a_case(session)
-    officer = staff_actor(accounts["officer"])
-    for step in STEPS[state]:
-        name, data = step if isinstance(step, tuple) else (step, {})
-        transition(session, case, name, officer, **data)
-    session.commit()
-    assert case.status == state
-    return case
 
 
 def client_as(app, role: str, accounts) -> FlaskClient:

@@ -13,27 +13,11 @@ from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
 from backend.cases.models import Case, CaseSource, CaseStatus
-from backend.cases.services.filing import ReportInput, submit_report
 from backend.cases.services.reads import get_case
-from backend.console import limiter
+from backend.console.blueprint import limiter
 from backend.errors import ValidationFailed
 from backend.org.models import Estate
-from tests.conftest import make_resident
-from tests.console.conftest import PASSWORD, csrf_token, login, post
-
-
-def a_case(session: Session, estate: str = "康虹花园", **kw: object) -> Case:
-    user, _ = make_resident(session, f"r{estate}")
-    fields = {
-        "description": "楼顶有人在搭建阳光房，已经搭了一半",
-        "category": "illegal_construction",
-        "estate_id": session.scalar(select(Estate.id).where(Estate.name == estate)),
-        "contact_phone": "13812345678",
-        **kw,
-    }
-    case, _ = submit_report(session, user, ReportInput(**fields))
-    session.commit()
-    return case
+from tests.support.console import PASSWORD, a_case, csrf_token, login, post
 
 
 def test_login_page_and_wrong_password(client: FlaskClient, accounts) -> None:

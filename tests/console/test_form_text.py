@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
-from tests.console.conftest import login, post
+from tests.support.console import login, post
 
 INTAKE = {
     "source": "squad_inspection",

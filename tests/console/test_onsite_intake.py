@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource, CaseStatus
-from tests.console.conftest import login, post
+from tests.support.console import login, post
 
 HOUR = dt.timedelta(hours=1)
 

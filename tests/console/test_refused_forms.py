@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import func, select
@@ -14,21 +15,13 @@ from sqlalchemy.orm import Session
 from backend.cases.models import Case, CaseStatus
 from backend.cases.services.life import transition
 from backend.cases.services.reads import get_case
+from backend.cases.workflow import TRANSITIONS, Party
+from backend.console.transition_forms import STEP_FORMS
 from backend.staff.services import staff_actor
-from tests.console.conftest import login, post
-from tests.console.test_console import a_case
+from tests.support.console import a_case, case_in, login, post
 
 NOTE = "现场已核实：楼顶彩钢板房约 30 平方米，当事人在场，已告知其限期自行拆除，并拍照留存。"
 REPLY = "经现场核查，反映的违法搭建已责令当事人自行拆除，我队将于三日后复查。" * 20  # a long reply
-
-
-def case_in(session: Session, accounts, *steps: str) -> Case:
-    case = a_case(session)
-    officer = staff_actor(accounts["officer"])
-    for step in steps:
-        transition(session, case, step, officer)
-    session.commit()
-    return case
 
 
 def form_html(html: str, action: str) -> str:
@@ -45,10 +38,55 @@ def reason_beside(html: str, field: str, message: str) -> bool:
     return message in html[start:end]
 
 
+# Each step of the case page: the state it is made from, who makes it, and the words typed in its own fields.
+EVERY_STEP = {
+    "dispatch": ("returned", "t_supervisor", {}),
+    "sign": ("dispatched", "t_officer", {}),
+    "investigate": ("signed", "t_officer", {}),
+    "verify": ("investigating", "t_officer", {}),
+    "mark_unfounded": ("investigating", "t_officer", {"reason": "现场为合法加层，有规划许可"}),
+    "handle": ("verified", "t_officer", {"action": "penalty", "decision_no": "青城管罚〔2026〕9号"}),
+    "resolve": ("verified", "t_officer", {"public_reply": "已责令当事人自行拆除"}),
+    "return": ("dispatched", "t_officer", {"reason_code": "incomplete", "reason": "地址只写到小区"}),
+    "transfer": ("signed", "t_officer", {"department": "police"}),
+    "record_transfer_reply": ("transferred", "t_officer", {"public_reply": "公安已到场处理"}),
+    "merge": ("dispatched", "t_officer", {"parent": "QP20260101-0001"}),
+    "close": ("resolved", "t_supervisor", {}),
+}
+
+
+def test_every_step_staff_make_has_a_form_and_a_row_here() -> None:
+    staff = {Party.SQUAD, Party.BUREAU}
+    steps = {name for name, t in TRANSITIONS.items() if t.parties & staff} - {"submit"}  # intake files a case
+    assert set(STEP_FORMS) == steps == set(EVERY_STEP)
+
+
+@pytest.mark.parametrize("step", EVERY_STEP)
+def test_every_refused_step_shows_its_form_again_with_what_was_typed(
+    client: FlaskClient, session: Session, accounts, step: str
+) -> None:
+    state, username, typed = EVERY_STEP[step]
+    case = case_in(session, accounts, state)
+    action = f"/console/cases/{case.tracking_no}/do/{step}"
+    login(client, username)
+    refused = post(client, action, {**typed, "note": "长" * 2001})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert re.search(
+        rf'<details open>\s*<summary>{TRANSITIONS[step].verb}</summary>\s*<form[^>]*action="{action}"', html
+    )
+    form = form_html(html, action)
+    assert "长" * 2001 in form and reason_beside(form, "note", "最多 2000 个字符")
+    for text in typed.values():
+        assert text in form, (step, text)
+    session.expire_all()
+    assert get_case(session, case.tracking_no).status == state
+
+
 def test_a_resolve_without_a_reply_keeps_the_typed_note(
     client: FlaskClient, session: Session, accounts
 ) -> None:
-    case = case_in(session, accounts, "sign", "investigate", "verify")
+    case = case_in(session, accounts, "verified")
     action = f"/console/cases/{case.tracking_no}/do/resolve"
     login(client, "t_officer")
     refused = post(client, action, {"public_reply": "", "note": NOTE})
@@ -68,7 +106,7 @@ def test_a_resolve_without_a_reply_keeps_the_typed_note(
 
 
 def test_a_long_reply_survives_a_refused_note(client: FlaskClient, session: Session, accounts) -> None:
-    case = case_in(session, accounts, "sign", "investigate", "verify")
+    case = case_in(session, accounts, "verified")
     action = f"/console/cases/{case.tracking_no}/do/resolve"
     login(client, "t_officer")
     refused = post(client, action, {"public_reply": REPLY, "note": "长" * 2001})
@@ -81,7 +119,7 @@ def test_a_long_reply_survives_a_refused_note(client: FlaskClient, session: Sess
 def test_a_penalty_with_an_amount_that_is_no_number_keeps_the_decision_number(
     client: FlaskClient, session: Session, accounts
 ) -> None:
-    case = case_in(session, accounts, "sign", "investigate", "verify")
+    case = case_in(session, accounts, "verified")
     action = f"/console/cases/{case.tracking_no}/do/handle"
     login(client, "t_officer")
     typed = {
@@ -104,7 +142,7 @@ def test_a_penalty_with_an_amount_that_is_no_number_keeps_the_decision_number(
 def test_a_refused_photo_undoes_the_step_and_keeps_the_reply(
     client: FlaskClient, session: Session, accounts
 ) -> None:
-    case = case_in(session, accounts, "sign", "investigate", "verify")
+    case = case_in(session, accounts, "verified")
     action = f"/console/cases/{case.tracking_no}/do/resolve"
     login(client, "t_officer")
     refused = post(
@@ -128,7 +166,7 @@ def test_a_refused_photo_undoes_the_step_and_keeps_the_reply(
 def test_a_case_resolved_meanwhile_keeps_the_reply_that_could_not_be_sent(
     client: FlaskClient, session: Session, accounts
 ) -> None:
-    case = case_in(session, accounts, "sign", "investigate", "verify")
+    case = case_in(session, accounts, "verified")
     login(client, "t_officer")
     page = client.get(f"/console/cases/{case.tracking_no}").get_data(as_text=True)
     assert 'data-action="resolve"' in page

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
-from backend.console import limiter
+from backend.console.blueprint import limiter
 from backend.staff.models import StaffUser
-from tests.console.conftest import PASSWORD, csrf_token, login, post
+from tests.support.console import PASSWORD, csrf_token, login, post
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 

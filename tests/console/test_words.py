@@ -15,8 +15,7 @@ from backend.audit.services import ACTION_LABELS, action_label
 from backend.cases.services.life import transition
 from backend.cases.workflow import TRANSITIONS
 from backend.staff.services import staff_actor
-from tests.console.conftest import login, post
-from tests.console.test_console import a_case
+from tests.support.console import a_case, login, post
 
 BACKEND = Path(__file__).resolve().parents[2] / "backend"
 RLO = "\u202e"

@@ -1,0 +1,128 @@
+"""The inbox: a squad's and the bureau's list of cases by tab and filter, their notices and bulk actions."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.cases.models import CaseSource
+from backend.cases.services.life import assign_case, transition
+from backend.cases.services.reads import INBOX_TABS, InboxFilter, list_inbox
+from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, STATUS_LABELS, Actor, Role
+from backend.clock import now
+from backend.console.blueprint import ALL_STAFF, console_bp, current_actor, current_staff, require
+from backend.console.forms import Form, id_arg, parse
+from backend.console.scope import case_in_scope
+from backend.db import RowId, get_session
+from backend.errors import ValidationFailed
+from backend.org.models import Estate, Squad
+from backend.org.services import list_squads
+from backend.staff.services import get_staff, list_notices, mark_notices_read, squad_members
+from backend.taxonomy.services import list_categories
+
+
+@console_bp.get("/")
+@require()
+def home() -> ResponseReturnValue:
+    role = Role(current_staff().role)
+    if role in {Role.EDITOR, Role.PROPERTY_STAFF}:
+        return render_template("console/error.html", message="此角色的功能尚未开放"), 403
+    return redirect(url_for("console.inbox"))
+
+
+@console_bp.get("/inbox")
+@require(*ALL_STAFF)
+def inbox() -> ResponseReturnValue:
+    actor = current_actor()
+    args = request.args
+    filters = InboxFilter(
+        tab=args.get("tab", "to_sign"),
+        category=args.get("category") or None,
+        estate_id=id_arg("estate"),
+        source=args.get("source") or None,
+        key_only=args.get("key") == "1",
+    )
+    db = get_session()
+    page = list_inbox(
+        db,
+        actor,
+        filters,
+        now=now(),
+        squad_id=id_arg("squad"),
+        page=args.get("page", 1, type=int),
+    )
+    members = squad_members(db, actor.squad_id) if actor.role is Role.SQUAD_LEADER and actor.squad_id else []
+    return render_template(
+        "console/inbox.html",
+        page=page,
+        filters=filters,
+        tabs=INBOX_TABS,
+        categories=list_categories(db),
+        sources=[s.value for s in CaseSource],
+        squads=list_squads(db) if actor.role in BUREAU_ROLES else [],
+        members=members,
+        estates=_estate_choices(db, actor),
+        notices=list_notices(db, actor),
+        now=now(),
+        labels=STATUS_LABELS,
+    )
+
+
+def _estate_choices(db: Session, actor: Actor) -> list[Estate]:
+    """The estates to filter by: a squad's, those of its town; the bureau's, the key estates."""
+    if actor.role in SQUAD_ROLES:
+        return list(
+            db.scalars(
+                select(Estate)
+                .join(Squad, Squad.town_id == Estate.town_id)
+                .where(Squad.id == actor.squad_id)
+                .order_by(Estate.name)
+            )
+        )
+    return list(db.scalars(select(Estate).where(Estate.is_key).order_by(Estate.name)))
+
+
+class NoticesForm(Form):
+    ids: list[RowId] = Field(min_length=1, max_length=1000)
+
+
+@console_bp.post("/notices/read")
+@require(*ALL_STAFF)
+def notices_read() -> ResponseReturnValue:
+    form = parse(NoticesForm)
+    db = get_session()
+    mark_notices_read(db, current_actor(), form.ids, now=now())
+    db.commit()
+    return redirect(url_for("console.inbox"))
+
+
+class BulkForm(Form):
+    action: str = Field(pattern="^(sign|assign)$")
+    cases: list[str] = Field(min_length=1, max_length=100)
+    assignee: RowId | None = None
+
+
+@console_bp.post("/inbox/bulk")
+@require(Role.OFFICER, Role.SQUAD_LEADER)
+def inbox_bulk() -> ResponseReturnValue:
+    form = parse(BulkForm)
+    db = get_session()
+    actor = current_actor()
+    assignee = get_staff(db, form.assignee) if form.assignee else None
+    done = 0
+    # one order for every locker of many cases: no deadlock between them
+    for number in sorted(set(form.cases)):
+        case = case_in_scope(number)
+        if form.action == "sign":
+            transition(db, case, "sign", actor, now=now())
+        else:
+            if assignee is None:
+                raise ValidationFailed.on("assignee", "请选择要分派的队员")
+            assign_case(db, case, actor, assignee, now=now())
+        done += 1
+    db.commit()
+    flash(f"已处理 {done} 件工单", "ok")
+    return redirect(request.referrer or url_for("console.inbox"))
