@@ -1,4 +1,4 @@
-"""The chat bot: a pure library (jieba NLU, retrieval) loaded once per process; no web, no database, no network."""
+"""The chat bot: jieba NLU, retrieval and dialogue, loaded once per process; no web, database or network."""
 
 from bot.content import ContentError
 from bot.nlu import Bot, Understanding

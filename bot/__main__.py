@@ -8,13 +8,13 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.cache import default_cache_dir
 from bot.nlu import DEFAULT_CONTENT_DIR, Bot
 
 
-def classify_record(bot: Bot, text: str) -> dict[str, Any]:
+def classify_record(bot: Bot, text: str) -> dict[str, object]:
     u = bot.understand(text)
     return {
         "intent": u.intent,
@@ -28,7 +28,7 @@ def classify_record(bot: Bot, text: str) -> dict[str, Any]:
     }
 
 
-def answer_record(bot: Bot, text: str) -> dict[str, Any]:
+def answer_record(bot: Bot, text: str) -> dict[str, object]:
     a = bot.answer(text)
     return {
         "answer": a.answer,
@@ -39,7 +39,7 @@ def answer_record(bot: Bot, text: str) -> dict[str, Any]:
     }
 
 
-def run_lines(lines: Iterable[str], handle: Callable[[str], dict[str, Any]]) -> Iterator[str]:
+def run_lines(lines: Iterable[str], handle: Callable[[str], dict[str, object]]) -> Iterator[str]:
     """One output line per non-blank input line, in input order; a bad line gets an `error`, not a crash."""
     for line in lines:
         if not line.strip():
@@ -54,7 +54,7 @@ def run_lines(lines: Iterable[str], handle: Callable[[str], dict[str, Any]]) -> 
         yield json.dumps({"id": row.get("id"), **handle(row["text"])}, ensure_ascii=False)
 
 
-def _serve(bot: Bot, handle: Callable[[Bot, str], dict[str, Any]], stdin: TextIO, stdout: TextIO) -> None:
+def _serve(bot: Bot, handle: Callable[[Bot, str], dict[str, object]], stdin: TextIO, stdout: TextIO) -> None:
     for out in run_lines(stdin, lambda text: handle(bot, text)):
         stdout.write(out + "\n")
         stdout.flush()

@@ -91,7 +91,8 @@ def _startup(content_dir: Path, gazetteer: Path | None, cache_dir: Path) -> dict
         check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    measured: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
 
 
 def run_bench(content_dir: Path, gazetteer: Path | None, count: int, out: TextIO) -> int:

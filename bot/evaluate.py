@@ -193,42 +193,53 @@ def evaluate_places(bot: Bot, gazetteer: Path) -> PlaceReport:
     )
 
 
+def _percent(share: float) -> str:
+    return f"{100 * share:5.1f}%"
+
+
 def run_eval(bot: Bot, complaints: Path, questions: Path, gazetteer: Path | None, out: TextIO) -> None:
     rows = read_jsonl(complaints)
     report = evaluate_complaints(bot, rows)
-    p = lambda value: f"{100 * value:5.1f}%"  # noqa: E731
     out.write(f"complaints: {report.rows} rows ({complaints})\n")
-    out.write(f"  accuracy            {p(report.accuracy)}\n")
-    out.write(f"  macro-F1            {p(report.macro_f1)}\n")
+    out.write(f"  accuracy            {_percent(report.accuracy)}\n")
+    out.write(f"  macro-F1            {_percent(report.macro_f1)}\n")
     out.write(
-        f"  in-scope, high      {p(report.in_scope_high_accuracy)}  ({report.in_scope_high_rows} rows)\n"
+        f"  in-scope, high      {_percent(report.in_scope_high_accuracy)}  ({report.in_scope_high_rows} rows)\n"
     )
-    out.write(f"  out-of-scope recall {p(report.out_of_scope_recall)}  ({report.out_of_scope_rows} rows)\n")
-    out.write(f"    hard negatives    {p(report.hard_negative_recall)}  ({report.hard_negative_rows} rows)\n")
+    out.write(
+        f"  out-of-scope recall {_percent(report.out_of_scope_recall)}  ({report.out_of_scope_rows} rows)\n"
+    )
+    out.write(
+        f"    hard negatives    {_percent(report.hard_negative_recall)}  ({report.hard_negative_rows} rows)\n"
+    )
     out.write("  per category                 support  precision  recall     F1\n")
     for label, m in sorted(report.per_category.items(), key=lambda kv: -kv[1]["support"]):
         out.write(
-            f"    {label:<26} {int(m['support']):7d}  {p(m['precision'])}    {p(m['recall'])}  {p(m['f1'])}\n"
+            f"    {label:<26} {int(m['support']):7d}  {_percent(m['precision'])}    {_percent(m['recall'])}  {_percent(m['f1'])}\n"
         )
     out.write("  confusions (gold → predicted)\n")
     for gold, predicted, n in report.confusions[:15]:
         out.write(f"    {n:3d}  {gold} → {predicted}\n")
     qreport = evaluate_questions(bot, read_jsonl(questions))
     out.write(f"legal questions ({questions})\n")
-    out.write(f"  on topic            {p(qreport.on_topic)}  ({qreport.on_topic_rows} rows with accept)\n")
     out.write(
-        f"  answered {p(qreport.answered)}, suggested {p(qreport.suggested)}, handed over {p(qreport.handed_over)}\n"
+        f"  on topic            {_percent(qreport.on_topic)}  ({qreport.on_topic_rows} rows with accept)\n"
     )
-    out.write(f"  off-topic declined  {p(qreport.off_topic_declined)}  ({qreport.off_topic_rows} rows)\n")
+    out.write(
+        f"  answered {_percent(qreport.answered)}, suggested {_percent(qreport.suggested)}, handed over {_percent(qreport.handed_over)}\n"
+    )
+    out.write(
+        f"  off-topic declined  {_percent(qreport.off_topic_declined)}  ({qreport.off_topic_rows} rows)\n"
+    )
     for question, category, accept in qreport.misses:
         out.write(f"    miss: {question} → {category} (accept {', '.join(accept)})\n")
     if gazetteer is not None:
         preport = evaluate_places(bot, gazetteer)
         out.write(f"places: {preport.rows} generated messages naming unambiguous estates ({gazetteer})\n")
-        out.write(f"  right town          {p(preport.town_accuracy)}\n")
-        out.write(f"  estate named        {p(preport.estate_found)}\n")
+        out.write(f"  right town          {_percent(preport.town_accuracy)}\n")
+        out.write(f"  estate named        {_percent(preport.estate_found)}\n")
         out.write(
-            f"  shared names → candidates, no guess {p(preport.ambiguous_with_candidates)}  ({preport.ambiguous_rows} rows)\n"
+            f"  shared names → candidates, no guess {_percent(preport.ambiguous_with_candidates)}  ({preport.ambiguous_rows} rows)\n"
         )
         for text, town, street in preport.misses[:10]:
             out.write(f"    miss: {text} → {street} (want {town})\n")

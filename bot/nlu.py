@@ -58,8 +58,9 @@ class Understanding:
     """What one message says. `category` is None for greetings and for progress queries that describe
     no matter; `confidence` is the category's probability. `emergency` ("fire", "gas", "fight", "injury",
     "danger") means: answer with 110/119/120 now (EMERGENCY_ANSWERS), the category is then out_of_scope.
-    A place is an estate with its town (`street`, as DOMAIN.md names it) and squad, or only a town, or,
-    when the name is shared by estates of several towns, `candidates` [{estate, street}] and no guess.
+    A place is an estate with its town (`street`, as in the estate CSV's street_or_town) and squad, or only
+    a town, or, when the name is shared by estates of several towns, `candidates` [{estate, street}] and no
+    guess.
     `building`, `unit` and `room` are numbers as text ("8", "3", "1502"; a lettered block is "B").
     `in_progress` says whether building work is going on now (rules.construction_in_progress): True, False
     (finished, old or stopped) or None (the message does not say)."""
@@ -215,8 +216,9 @@ class Bot:
         emergency = detect_emergency(normalised)
         tracking_no = find_tracking_no(normalised)
         scores = self.category_scores(text)
-        category: str | None = max(scores, key=scores.__getitem__)
-        confidence = scores[category]
+        best = max(scores, key=scores.__getitem__)
+        category: str | None = best
+        confidence = scores[best]
         if emergency:
             category, confidence = OUT_OF_SCOPE, 1.0
         intent = self._intent(text, normalised, emergency, tracking_no)
@@ -309,7 +311,7 @@ class Bot:
             )
         # Handing over still names the likely topic, for routing: the classifier's when it is sure,
         # else that of the closest FAQ when any words matched.
-        category = best_category
+        category: str | None = best_category
         if votes[best_category] < 0.5 and hits and hits[0].text_score > 0:
             category = hits[0].item.category
         return Answer(HUMAN_ANSWER, category, [], round(votes[best_category], 4), "human")
@@ -368,11 +370,11 @@ def _train(content: Content, reader: Reader) -> _Models:
     raw = [features(e.text) for e in examples]
     vectorizer = Vectorizer(raw)
     matrix = vectorizer.transform(raw)
-    labelled = [i for i, e in enumerate(examples) if e.category]
+    labelled = [(i, e.category) for i, e in enumerate(examples) if e.category]
+    labelled_rows = [i for i, _ in labelled]
+    categories = [category for _, category in labelled]
     category_model = SoftmaxRegression(content.category_codes, l2=L2).fit(
-        matrix[labelled],
-        [examples[i].category for i in labelled],
-        _balanced(weights[labelled], [examples[i].category for i in labelled]),
+        matrix[labelled_rows], categories, _balanced(weights[labelled_rows], categories)
     )
     intents = [e.intent for e in content.examples]
     intent_model = None
@@ -406,10 +408,9 @@ def _models_to_bytes(models: _Models) -> bytes:
         if model is not None:
             head[name] = {"labels": model.labels, "l2": model.l2, "iterations": model.iterations}
             arrays[f"{name}_weights"], arrays[f"{name}_bias"] = model.weights, model.bias
+    arrays["head"] = np.frombuffer(json.dumps(head, ensure_ascii=False).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
-    np.savez(
-        buffer, head=np.frombuffer(json.dumps(head, ensure_ascii=False).encode(), dtype=np.uint8), **arrays
-    )
+    np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
 
 

@@ -84,29 +84,30 @@ class Gazetteer:
 
     def __init__(self, estates: Iterable[Estate], towns: Iterable[Town]) -> None:
         self.towns = {t.name: t for t in towns}
-        self.estates: list[Estate] = []
-        seen: set[tuple[str, str]] = set()
-        for estate in estates:
-            if estate.town in self.towns and (estate.name, estate.town) not in seen:
-                seen.add((estate.name, estate.town))
-                self.estates.append(estate)
-        self._surfaces: dict[str, set[int]] = {}
-        self._exact: dict[str, set[int]] = {}
-        self._addresses: dict[tuple[str, int], set[int]] = {}
-        self._road_towns: dict[str, set[str]] = {}
+        self.estates = _routable(estates, self.towns)
+        self._surfaces: dict[str, set[int]] = {}  # each way of writing a name → the estates it names
+        self._exact: dict[str, set[int]] = {}  # each name and alias as listed → its estates
+        self._addresses: dict[tuple[str, int], set[int]] = {}  # (road, number) → the estates there
+        self._road_towns: dict[str, set[str]] = {}  # each road → the towns of the estates on it
         for index, estate in enumerate(self.estates):
-            names = [estate.name, *estate.aliases]
-            for name in names:
-                self._exact.setdefault(normalise(name), set()).add(index)
-            for surface in _surfaces(names):
-                self._surfaces.setdefault(surface, set()).add(index)
-            for road, number in _parse_addresses(f"{estate.address}，{estate.name}"):
-                self._addresses.setdefault((road, number), set()).add(index)
-                self._road_towns.setdefault(road, set()).add(estate.town)
-        self._town_names: dict[str, str] = {}
+            self._index_estate(index, estate)
+        self._town_names: dict[str, str] = {}  # a town's name and short name → its name
         for town in self.towns.values():
             self._town_names[normalise(town.name)] = town.name
             self._town_names[normalise(town.short)] = town.name
+        self._automaton = self._build_automaton()
+
+    def _index_estate(self, index: int, estate: Estate) -> None:
+        names = [estate.name, *estate.aliases]
+        for name in names:
+            self._exact.setdefault(normalise(name), set()).add(index)
+        for surface in _surfaces(names):
+            self._surfaces.setdefault(surface, set()).add(index)
+        for road, number in _parse_addresses(f"{estate.address}，{estate.name}"):
+            self._addresses.setdefault((road, number), set()).add(index)
+            self._road_towns.setdefault(road, set()).add(estate.town)
+
+    def _build_automaton(self) -> ahocorasick.Automaton:
         automaton = ahocorasick.Automaton()
         entries: dict[str, tuple[int, str, str]] = {}
         # Priority when one surface is several things: an estate name beats a road, a road beats a town.
@@ -119,7 +120,7 @@ class Gazetteer:
         for surface, value in entries.items():
             automaton.add_word(surface, value)
         automaton.make_automaton()
-        self._automaton = automaton
+        return automaton
 
     @property
     def words(self) -> list[str]:
@@ -193,6 +194,17 @@ class Gazetteer:
     def _set_town(self, place: Place, town_name: str) -> None:
         town = self.towns[town_name]
         place.street, place.squad = town.name, town.squad
+
+
+def _routable(estates: Iterable[Estate], towns: dict[str, Town]) -> list[Estate]:
+    """The estates in one of our towns (an estate we cannot route is no help), each name and town once."""
+    kept: list[Estate] = []
+    seen: set[tuple[str, str]] = set()
+    for estate in estates:
+        if estate.town in towns and (estate.name, estate.town) not in seen:
+            seen.add((estate.name, estate.town))
+            kept.append(estate)
+    return kept
 
 
 def _surfaces(names: Iterable[str]) -> set[str]:

@@ -68,6 +68,7 @@ class Reader:
         folded = self.synonyms.fold(self.mask(normalised))
         sentences = tuple(s for s in (p.strip() for p in _SENTENCE.split(folded)) if s)
         words = tuple(tuple(self.tokenizer.words(s)) for s in sentences)
+        features: tuple[Counter[str], ...]
         if len(sentences) == 1:
             features = (raw_features(sentences[0], words[0], self.spotter),)
             return Reading(normalised, folded, sentences, words, features, features[0])

@@ -123,7 +123,9 @@ class _Index:
         if self.questions.size:
             np.maximum.at(best_question, self.question_owner, self.questions.scores(query))
         text_scores = np.minimum(1.0, best_question + ANSWER_TEXT_WEIGHT * self.answers.scores(query))
-        votes = np.array([category_votes.get(item.category, 0.0) for item in self.items])
+        votes = np.array(
+            [category_votes.get(item.category, 0.0) if item.category else 0.0 for item in self.items]
+        )
         # the classifier re-ranks plausible matches; it cannot make a weak word match look strong
         combined = text_scores + CATEGORY_WEIGHT * votes * np.minimum(1.0, text_scores / FULL_VOTE_TEXT_SCORE)
         order = np.argsort(-combined, kind="stable")

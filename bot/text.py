@@ -160,7 +160,7 @@ class Tokenizer:
         self.fingerprint = fingerprint.hexdigest()[:24]
         self._jieba = jieba.Tokenizer(str(bundled))
         # filled in here, so that jieba's initialize() (and its marshal cache in the temporary folder)
-        # never runs; its cache folder points at ours all the same, should anything call it
+        # never runs; with a cache folder, jieba's points at ours all the same, should anything call it
         self._jieba.FREQ, self._jieba.total = _prefix_dictionary(min_word_freq, cache)
         self._jieba.initialized = True
         if cache is not None:

@@ -7,7 +7,7 @@ import logging
 from flask import current_app
 
 from backend.accounts.services import get_or_create_user
-from backend.chat.nlu import current_nlu
+from backend.chat.loader import current_nlu
 from backend.chat.services import converse
 from backend.clock import now
 

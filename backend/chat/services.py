@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +17,7 @@ from backend.chat.store import ConversationStore
 from backend.errors import AppError
 from backend.org.services import find_estate, find_town
 from backend.text import normalise_text
-from bot.dialogue import Reply, respond
+from bot.dialogue import Nlu, Reply, Report, respond
 
 
 @dataclass
@@ -30,18 +27,9 @@ class ChatReply:
     tracking_no: str | None = None
 
 
-@functools.lru_cache(maxsize=4)
-def load_nlu(content_dir: Path, gazetteer: Path | None = None, cache_dir: Path | None = None) -> Any:
-    """The bot, built once per process (before gunicorn forks its workers, with --preload); `cache_dir` is a
-    folder of the service's own for its start-up cache (None: none)."""
-    from bot import Bot
-
-    return Bot.load(content_dir, gazetteer=gazetteer, cache_dir=cache_dir)
-
-
 def converse(
     session: Session,
-    nlu: Any,
+    nlu: Nlu,
     store: ConversationStore,
     user: User,
     conversation: str,
@@ -69,7 +57,7 @@ def _file(
     session: Session,
     user: User,
     conversation: str,
-    report: dict[str, Any],
+    report: Report,
     *,
     daily_limit: int | None,
     now: dt.datetime | None,

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot import Bot
+from tests.support.bot import CONTENT, FIXTURES
 from tests.support.shared_data import shared_file
-
-REPO = Path(__file__).resolve().parents[2]
-CONTENT = REPO / "content"
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="session")

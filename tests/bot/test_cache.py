@@ -18,7 +18,7 @@ import pytest
 from bot import Bot
 from bot.cache import CacheDir
 from bot.nlu import _models_from_bytes
-from tests.bot.conftest import CONTENT, FIXTURES, REPO
+from tests.support.bot import CONTENT, FIXTURES, REPO
 
 GAZETTEER = FIXTURES / "estates.csv"
 TEXTS = [

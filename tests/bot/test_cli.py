@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.conftest import FIXTURES, REPO
+from tests.support.bot import FIXTURES, REPO
 
 MESSAGES = [
     {"id": "a", "text": "宜达新居8号楼有人在楼顶搭阳光房"},

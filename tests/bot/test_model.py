@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from bot.classifier import SoftmaxRegression
 from bot.content import ContentError, load_content
-from tests.bot.conftest import CONTENT
+from tests.support.bot import CONTENT
 
 
 def test_training_is_deterministic():

@@ -6,7 +6,7 @@ import pytest
 
 from bot.content import _load_faqs, law_index, load_content
 from bot.retrieval import ANSWER_SCORE, SUGGEST_SCORE, Retriever
-from tests.bot.conftest import CONTENT, FIXTURES
+from tests.support.bot import CONTENT, FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from wechatpy.crypto import WeChatCrypto
 
 from backend.cases.models import Case, CaseSource
 from backend.chat.store import ConversationStore
-from tests.chat.fake_nlu import FakeNlu, say
+from tests.support.chat import CHAT_API, say
+from tests.support.fake_nlu import FakeNlu
 
-API = "/api/mp/v1/bot/messages"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat's EncodingAESKey
 TOKEN = "qingpu-push-token"
 
@@ -65,7 +65,7 @@ def test_an_address_longer_than_a_case_holds_is_cut_not_a_server_error(
 def test_progress_for_someone_elses_number_reveals_nothing(
     chat_client: FlaskClient, session: Session, resident
 ) -> None:
-    from tests.conftest import make_resident
+    from tests.support.accounts import make_resident
 
     _user, token = resident
     sid = say(chat_client, token, "康虹花园8号楼楼顶有人在搭阳光房，搭了好几天")["session_id"]
@@ -92,11 +92,13 @@ def test_progress_for_someone_elses_number_reveals_nothing(
 )
 def test_chat_validates_its_body(chat_client: FlaskClient, resident, body: dict) -> None:
     _user, token = resident
-    assert chat_client.post(API, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    assert (
+        chat_client.post(CHAT_API, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 400
+    )
 
 
 def test_chat_needs_a_login(chat_client: FlaskClient) -> None:
-    assert chat_client.post(API, json={"text": "你好"}).status_code == 401
+    assert chat_client.post(CHAT_API, json={"text": "你好"}).status_code == 401
 
 
 # ------------------------------------------------------------------------------------ WeChat push

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.dialogue import IN_PROGRESS_QUESTION, OUT_OF_SCOPE, respond
-from tests.chat.fake_nlu import FakeNlu
+from tests.support.fake_nlu import FakeNlu
 
 NLU = FakeNlu()
 

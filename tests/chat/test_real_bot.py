@@ -11,9 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseSource
 from backend.config import PROJECT_ROOT
-from tests.chat.fake_nlu import say
-
-API = "/api/mp/v1/bot/messages"
+from tests.support.chat import say
 
 
 @pytest.fixture(scope="module")

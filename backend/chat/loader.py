@@ -1,4 +1,4 @@
-"""Getting the bot for this process: built once, with the estates of the database as its gazetteer."""
+"""Loading the bot for this process: built once, with the estates of the database as its gazetteer."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from flask import Flask, current_app
 
-from backend.chat.services import load_nlu
 from backend.org.services import write_gazetteer
+from bot import Bot
+from bot.dialogue import Nlu
 
 
-def current_nlu() -> Any:
+def current_nlu() -> Nlu:
     """The app's bot; the first call in a process builds it (gunicorn --preload and the RQ worker do it
     before forking). Estates imported later reach the bot when the processes restart."""
     if "nlu" in current_app.extensions:  # set by tests, or by a deployment that builds its own
-        return current_app.extensions["nlu"]
+        nlu: Nlu = current_app.extensions["nlu"]
+        return nlu
     config = current_app.config["QINGPU"]
     # the start-up cache lives in the instance folder, which the service owns (never the shared /tmp)
     cache_dir = config.instance_dir / "cache" / "bot"
@@ -28,6 +29,13 @@ def current_nlu() -> Any:
     return load_nlu(
         config.content_dir, _database_gazetteer(config.instance_dir, config.database_url), cache_dir
     )
+
+
+@functools.lru_cache(maxsize=4)
+def load_nlu(content_dir: Path, gazetteer: Path | None = None, cache_dir: Path | None = None) -> Bot:
+    """The bot, built once per process (before gunicorn forks its workers, with --preload); `cache_dir` is a
+    folder of the service's own for its start-up cache (None: none)."""
+    return Bot.load(content_dir, gazetteer=gazetteer, cache_dir=cache_dir)
 
 
 def prepare_for_fork(app: Flask) -> None:
