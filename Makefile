@@ -1,17 +1,22 @@
-# The README's commands. Everything the project needs is installed from here into .venv.
+# The README's commands. Everything the project needs is installed from here into .venv, from the lock file.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+PYTEST_ARGS ?=
+# what the lock is resolved for and from: every platform, Python 3.11, PyPI
+LOCK_FLAGS := --extra dev --generate-hashes --universal --python-version 3.11 --index-url https://pypi.org/simple
 
-.PHONY: venv run test lint format clean
+.PHONY: venv run test coverage lint typecheck format lock upgrade clean
 
-$(STAMP): pyproject.toml
+# Exact versions and hashes from requirements.lock; pyproject.toml keeps the ranges the lock is resolved in.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,15 +29,31 @@ run: $(STAMP)
 
 ## test: the whole suite (SQLite and in-process jobs unless TEST_DATABASE_URL / TEST_REDIS_URL say otherwise)
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+## coverage: the same suite, measuring which lines and branches it runs; prints the figure per file and in all
+coverage: $(STAMP)
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## typecheck: mypy, lenient on the project and strict on backend/cases and bot (pyproject.toml)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## lock: resolve requirements.lock again from pyproject.toml, keeping the versions it has where they still fit
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+
+## upgrade: every dependency to its newest release within pyproject.toml's ranges (then run make test)
+upgrade: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --upgrade -o requirements.lock
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cli, db, errors, request_log
+import backend.cli as cli
+import backend.db as db
+import backend.errors as errors
+import backend.request_log as request_log
 from backend.clock import SystemClock
 from backend.config import Config
 from backend.queue import SESSION_KEY, JobQueue
@@ -104,15 +106,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     app.register_api(hotline_api)
     if config.embedded and not config.wechat_configured:
         app.register_api(dev_api)  # the development login exists only on the embedded defaults
-    from backend import console
+    import backend.console as console
     from backend.wechat.callback import wechat_bp
 
     app.register_blueprint(wechat_bp)
     console.init_app(app)
     cli.init_app(app)
     return app
-
-
-def get_config() -> Config:
-    """The Config of the current app."""
-    return current_app.config["QINGPU"]

@@ -11,19 +11,14 @@ from alembic import command
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from backend import migrate
-from backend.config import Config
+from backend.config import get_config
 from backend.db import get_session
 from backend.messages.services import enqueue_notification, pending_notifications
+from backend.migrate import alembic_config, downgrade, upgrade
 from backend.org.services import import_estates
 from backend.seed import seed_content
 
 ESTATE_COLUMNS = {"estate", "street_or_town", "address"}
-
-
-def _config() -> Config:
-    # backend.app imports this module, so its get_config cannot be imported here
-    return current_app.config["QINGPU"]
 
 
 def init_app(app: Flask) -> None:
@@ -54,7 +49,7 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
-    migrate.upgrade(_config().database_url, revision)
+    upgrade(get_config().database_url, revision)
     click.echo(f"database at {revision}")
 
 
@@ -63,7 +58,7 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION."""
-    migrate.downgrade(_config().database_url, revision)
+    downgrade(get_config().database_url, revision)
 
 
 @db_group.command("revision")
@@ -72,9 +67,7 @@ def db_downgrade(revision: str) -> None:
 @with_appcontext
 def db_revision(message: str, autogenerate: bool) -> None:
     """Write a new migration, by default generated from the models."""
-    command.revision(
-        migrate.alembic_config(_config().database_url), message=message, autogenerate=autogenerate
-    )
+    command.revision(alembic_config(get_config().database_url), message=message, autogenerate=autogenerate)
 
 
 @click.command("seed")
@@ -82,7 +75,7 @@ def db_revision(message: str, autogenerate: bool) -> None:
 def seed_command() -> None:
     """Load towns, squads, categories and key estates from content/ (idempotent)."""
     session = get_session()
-    result = seed_content(session, _config().content_dir)
+    result = seed_content(session, get_config().content_dir)
     session.commit()
     click.echo(result.summary())
     for line, reason in result.key_estates.skipped:
@@ -127,7 +120,7 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     worker = AppWorker(
         list(queues) or [job_queue.queue_name],
         connection=job_queue.redis,
-        app=current_app._get_current_object(),
+        app=current_app._get_current_object(),  # type: ignore[attr-defined]  # the proxy's, not the app's
     )
     worker.work(burst=burst)
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 
@@ -142,3 +144,9 @@ class Config:
 def documented_keys() -> dict[str, tuple[Any, str]]:
     """Each key with its default and its description, for the README and its check."""
     return {f.name: (f.default, f.metadata["doc"]) for f in fields(Config)}
+
+
+def get_config() -> Config:
+    """The Config of the current app (for views, commands and jobs; services are passed what they need)."""
+    config: Config = current_app.config["QINGPU"]
+    return config

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from annotated_types import Interval
 from flask import Flask, current_app, g, has_app_context
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -177,3 +177,11 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["db"].sessionmaker()
     return g.db_session
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed (a DML statement's result is a cursor
+    result, though Session.execute is typed for any statement)."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount

@@ -242,28 +242,21 @@ class PlainText(BaseModel):
     """A request model whose text fields are what a person meant to say. Before validation, so that length
     limits count what remains, every text (and every text in a list) loses its invisible format characters
     (zero-width spaces, bidirectional overrides), is put in NFC and trimmed: twenty zero-width spaces are an
-    empty description, and "8\u202e号楼" is building 8. After it, control characters are refused: a NUL or
-    an escape sequence is never what a resident or a hotline operator meant."""
+    empty description, and "8\\u202e号楼" is building 8. Then, before any other rule of the field, control
+    characters are refused: a NUL or an escape sequence is never what a resident or a hotline operator meant
+    (and ten NULs are not a description too short, but no description at all)."""
 
     @field_validator("*", mode="before")
     @classmethod
     def _normalised(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
-        if field is not None and any(isinstance(m, Verbatim) for m in field.metadata):
-            return value
-        if isinstance(value, str):
-            return normalise_text(value)
-        if isinstance(value, list):
-            return [normalise_text(v) if isinstance(v, str) else v for v in value]
-        return value
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
+        verbatim = field is not None and any(isinstance(m, Verbatim) for m in field.metadata)
         texts = value if isinstance(value, list) else [value]
+        if not verbatim:
+            texts = [normalise_text(t) if isinstance(t, str) else t for t in texts]
         if any(isinstance(t, str) and _CONTROL_CHARACTERS.search(t) for t in texts):
             raise ValueError("不能包含控制字符")
-        return value
+        return texts if isinstance(value, list) else texts[0]
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:

@@ -26,7 +26,7 @@ class Page(Generic[T]):
         return math.ceil(self.total / self.per_page) if self.per_page else 0
 
 
-def paginate(session: Session, query: Select[tuple[T]], page: int, per_page: int) -> Page[T]:
+def paginate(session: Session, query: Select[T], page: int, per_page: int) -> Page[T]:
     """One page of an ordered query, with the count of all its rows (pages past the end are empty)."""
     page = max(page, 1)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.utils import import_attribute
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -24,11 +25,23 @@ _PENDING_KEY = "pending_jobs"
 
 @dataclass
 class PendingJob:
-    func: Callable[..., Any]
+    """A job asked for inside a transaction. `func` is the function, or its dotted path (as RQ takes it),
+    which lets a service ask for a job without importing the module that defines it."""
+
+    func: Callable[..., Any] | str
     args: tuple[Any, ...]
     job_id: str | None = None
     retries: int = 3
     options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.func if isinstance(self.func, str) else getattr(self.func, "__name__", repr(self.func))
+
+    def run(self) -> Any:
+        """Run the job here, in this process."""
+        func = import_attribute(self.func) if isinstance(self.func, str) else self.func
+        return func(*self.args)
 
 
 class JobQueue:
@@ -49,7 +62,8 @@ class JobQueue:
             self.inline_runner(job)
             return
         retry = Retry(max=job.retries, interval=[10, 60, 300][: max(job.retries, 1)]) if job.retries else None
-        self.rq.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry, **job.options)
+        # RQ takes a function or its dotted path; its type variable admits either, not their union
+        self.rq.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry, **job.options)  # type: ignore[type-var]
 
     def ping(self) -> bool:
         return self.redis.ping() if self.redis is not None else True
@@ -57,15 +71,15 @@ class JobQueue:
 
 def _run_inline(job: PendingJob) -> None:
     try:
-        job.func(*job.args)
+        job.run()
     except Exception:
         # The transaction that asked for the job has committed; a failing job must not undo the request.
-        log.exception("in-process job %s failed", getattr(job.func, "__name__", job.func))
+        log.exception("in-process job %s failed", job.name)
 
 
 def enqueue_after_commit(
     session: Session,
-    func: Callable[..., Any],
+    func: Callable[..., Any] | str,
     *args: Any,
     job_id: str | None = None,
     retries: int = 3,
@@ -87,7 +101,7 @@ def _send_pending(session: Session) -> None:
         try:
             queue.send(job)  # type: ignore[union-attr]
         except Exception:
-            log.exception("could not send job %s after commit", getattr(job.func, "__name__", job.func))
+            log.exception("could not send job %s after commit", job.name)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.cli import ScriptInfo
 from rq import Worker
 
 
@@ -18,10 +19,9 @@ class AppWorker(Worker):
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         if self.app is None:
-            from backend import create_app
-
-            self.app = create_app()
-        from backend.chat.nlu import prepare_for_fork
+            # found as `flask --app backend` finds it: the app module imports this one (for `flask worker`)
+            self.app = ScriptInfo(app_import_path="backend").load_app()
+        from backend.chat.loader import prepare_for_fork
 
         prepare_for_fork(self.app)  # the bot is shared by every work horse forked below
         with self.app.app_context():

@@ -2,7 +2,7 @@
 before the workers fork, so they share its memory."""
 
 from backend import create_app
-from backend.chat.nlu import prepare_for_fork
+from backend.chat.loader import prepare_for_fork
 
 app = create_app()
 prepare_for_fork(app)

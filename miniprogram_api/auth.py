@@ -9,7 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from backend.accounts.models import User
 from backend.accounts.services import authenticate, dev_openid, login_with_openid, revoke_token
-from backend.app import get_config
+from backend.config import get_config
 from backend.db import get_session
 from backend.errors import ErrorBody, ServiceUnavailable, Unauthorized
 from backend.wechat import WeChatError, to_app_error
@@ -17,7 +17,7 @@ from miniprogram_api.blueprint import mp_api
 from miniprogram_api.schemas import DevLoginBody, LoginBody, TokenOut
 
 auth_tag = Tag(name="登录", description="用 wx.login 的 code 换取本系统的访问令牌")
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def current_user() -> User:

@@ -8,10 +8,10 @@ from flask import current_app
 from flask_openapi3 import Tag
 from pydantic import BaseModel, Field
 
-from backend.app import get_config
-from backend.chat.nlu import current_nlu
+from backend.chat.loader import current_nlu
 from backend.chat.services import converse
 from backend.clock import now
+from backend.config import get_config
 from backend.db import get_session
 from backend.errors import ErrorBody
 from miniprogram_api.auth import BEARER, current_user

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import Tag
 
-from backend.app import get_config
+from backend.config import get_config
 from backend.db import get_session
 from backend.errors import ErrorBody, ValidationFailed
 from backend.messages.services import add_subscription_credit, list_messages, mark_read, unread_count

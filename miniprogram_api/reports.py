@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, url_for
 from flask_openapi3 import Tag
+from pydantic import BaseModel
 
 from backend.accounts.models import User
-from backend.app import get_config
 from backend.cases.models import Case, CaseStatus
-from backend.cases.services.filing import ReportInput, submit_report
+from backend.cases.services.filing import submit_report
 from backend.cases.services.life import rate_case, support_case, withdraw_case
 from backend.cases.services.reads import find_similar, get_case, get_case_for_resident, list_resident_cases
 from backend.cases.services.timeline import photos_for_resident, public_events, public_text
-from backend.cases.workflow import STATUS_LABELS
+from backend.cases.workflow import STATUS_LABELS, Actor, Role, allowed_transitions
+from backend.config import get_config
 from backend.db import get_session
 from backend.errors import ErrorBody
 from backend.uploads.services import sign_upload
@@ -40,7 +43,13 @@ from miniprogram_api.schemas import (
 )
 
 reports_tag = Tag(name="反映", description="居民反映问题与跟踪办理")
-ERRORS = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody}
+# the responses every report operation documents (flask-openapi3 keys them by status, as int or str)
+ERRORS: dict[str | int, type[BaseModel] | dict[Any, Any] | None] = {
+    401: ErrorBody,
+    403: ErrorBody,
+    404: ErrorBody,
+    409: ErrorBody,
+}
 
 
 @mp_api.post(
@@ -56,23 +65,7 @@ def post_report(body: ReportBody) -> tuple[dict, int]:
     case, created = submit_report(
         session,
         user,
-        ReportInput(
-            description=body.description,
-            category=body.category,
-            estate_id=body.estate_id,
-            address=body.address,
-            town=body.town,
-            building=body.building,
-            unit=body.unit,
-            room=body.room,
-            lat=body.lat,
-            lng=body.lng,
-            photo_ids=body.photos,
-            anonymous=body.anonymous,
-            contact_phone=body.contact_phone,
-            client_request_id=body.client_request_id,
-            in_progress=body.in_progress,
-        ),
+        body.to_input(),
         daily_limit=get_config().REPORTS_PER_DAY,
     )
     session.commit()
@@ -223,6 +216,9 @@ def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
         out.anonymous = case.anonymous
         out.contact_phone = case.contact_phone
         out.rating = case.rating
-        out.can_withdraw = status in {CaseStatus.SUBMITTED, CaseStatus.DISPATCHED}
-        out.can_rate = status is CaseStatus.RESOLVED
+        allowed = allowed_transitions(
+            status, Actor(Role.RESIDENT, user.id), reporter_id=case.reporter_id, squad_id=case.squad_id
+        )
+        out.can_withdraw = "withdraw" in allowed
+        out.can_rate = "rate" in allowed
     return out.model_dump(mode="json")

@@ -7,20 +7,22 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from backend.cases.services.filing import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS, ReportInput
 from backend.cases.services.timeline import RATING_LABELS
 from backend.db import RowId
 from backend.errors import PlainText, explain_pattern, label_choices
-from backend.taxonomy.services import CATEGORY_CODES
+from backend.messages.services import MAX_MARK_READ
+from backend.pagination import MAX_PAGE
+from backend.taxonomy.services import CategoryCode
 from backend.text import Description
 
-CategoryCode = Literal[CATEGORY_CODES]  # type: ignore[valid-type]
 UPLOAD_ID = explain_pattern(r"^[0-9a-f]{32}$", "应为上传接口返回的照片编号（32 位）")
 TRACKING_NO = explain_pattern(r"^QP\d{8}-\d{4,6}$", "应为受理编号，如 QP20240506-0001")
 PHONE = explain_pattern(
     r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
 )
 CLIENT_ID = explain_pattern(r"^[A-Za-z0-9_-]{8,64}$", "应为 8–64 位字母、数字、下划线或连字符")
-Rating = Literal[tuple(RATING_LABELS)]  # type: ignore[valid-type]
+Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]  # named in RATING_LABELS
 label_choices(RATING_LABELS)  # "great" is answered with 满意、基本满意、不满意
 UploadId = Annotated[str, StringConstraints(pattern=UPLOAD_ID)]  # an id the upload endpoint returned
 
@@ -36,7 +38,7 @@ class StrictBody(PlainText):
 
 
 class PageQuery(Strict):
-    page: int = Field(1, ge=1, le=100000, description="页码，从 1 开始")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="页码，从 1 开始")
     per_page: int = Field(20, ge=1, le=100, description="每页条数")
 
 
@@ -159,7 +161,11 @@ class UploadQuery(BaseModel):
 
 class ReportBody(StrictBody):
     category: CategoryCode | None = Field(None, description="问题类别代码；不填时由系统推荐并待中队确认")
-    description: Description = Field(min_length=10, max_length=1000, description="问题描述，10–1000 字")
+    description: Description = Field(
+        min_length=DESCRIPTION_MIN,
+        max_length=DESCRIPTION_MAX,
+        description=f"问题描述，{DESCRIPTION_MIN}–{DESCRIPTION_MAX} 字",
+    )
     estate_id: RowId | None = Field(None, description="小区 id（与 address 二选一）")
     address: str = Field("", max_length=255, description="地址（无小区时填写）")
     town: str | None = Field(None, max_length=32, description="街镇代码或名称（配合 address）")
@@ -169,7 +175,9 @@ class ReportBody(StrictBody):
     lat: float | None = Field(None, ge=-90, le=90)
     lng: float | None = Field(None, ge=-180, le=180)
     photos: list[UploadId] = Field(
-        default_factory=list, max_length=9, description="上传接口返回的照片 id，最多 9 张"
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description=f"上传接口返回的照片 id，最多 {MAX_PHOTOS} 张",
     )
     anonymous: bool = False
     contact_phone: str | None = Field(None, pattern=PHONE, description="联系电话（仅办理人员可见）")
@@ -185,6 +193,26 @@ class ReportBody(StrictBody):
         if self.estate_id is None and not self.address:
             raise ValueError("请选择小区或填写地址")
         return self
+
+    def to_input(self) -> ReportInput:
+        """The report as the filing service takes it (the one place this body becomes a ReportInput)."""
+        return ReportInput(
+            description=self.description,
+            category=self.category,
+            estate_id=self.estate_id,
+            address=self.address,
+            town=self.town,
+            building=self.building,
+            unit=self.unit,
+            room=self.room,
+            lat=self.lat,
+            lng=self.lng,
+            photo_ids=self.photos,
+            anonymous=self.anonymous,
+            contact_phone=self.contact_phone,
+            client_request_id=self.client_request_id,
+            in_progress=self.in_progress,
+        )
 
 
 class TrackingPath(BaseModel):
@@ -223,9 +251,7 @@ class EstateRef(BaseModel):
 class PhotoOut(BaseModel):
     id: str
     url: str
-    kind: Literal["report", "resolution"] = Field(
-        description="report：您随反映上传的照片；resolution：办结时公开的照片"
-    )
+    kind: str = Field(description="report：您随反映上传的照片；resolution：办结时公开的照片")
 
 
 class TimelineItem(BaseModel):
@@ -314,7 +340,9 @@ class MessagePage(BaseModel):
 
 
 class ReadBody(StrictBody):
-    ids: list[RowId] | None = Field(None, max_length=200, description="要标为已读的消息 id；不填则全部已读")
+    ids: list[RowId] | None = Field(
+        None, max_length=MAX_MARK_READ, description="要标为已读的消息 id；不填则全部已读"
+    )
 
 
 class ReadOut(BaseModel):

@@ -3,7 +3,6 @@ and a transaction per test, rolled back at its end."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 
@@ -15,17 +14,11 @@ from sqlalchemy.orm import Session
 
 from backend import create_app, migrate
 from backend.accounts.models import User
-from backend.accounts.services import login_with_openid
 from backend.seed import seed_content
+from tests.support.accounts import make_resident
+from tests.support.services import services_required
 
 pytest_plugins = ["tests.support.wechat_fixtures", "tests.support.browser"]
-
-
-def services_required() -> bool:
-    """In CI every service a test needs must be there: a missing one fails the test instead of skipping it."""
-    return os.environ.get("CI", "").lower() in {"1", "true"} or bool(
-        os.environ.get("QINGPU_REQUIRE_SERVICES")
-    )
 
 
 @pytest.fixture(scope="session")
@@ -124,14 +117,6 @@ def wechat_app(make_app, wechat_standin):
         WECHAT_API_BASE_URL=wechat_standin.base_url,
         WECHAT_TEMPLATE_CASE_STATUS="tmpl-case-status",
     )
-
-
-def make_resident(session: Session, name: str) -> tuple[User, str]:
-    issued = login_with_openid(
-        session, openid=f"o{name:_<27}"[:28], session_key="sk", nickname=name, ttl=dt.timedelta(days=1)
-    )
-    session.flush()
-    return issued.user, issued.token
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from backend import create_app
 from backend.hotline.api import API_KEY_HEADER
 from backend.hotline.services import create_client
 from backend.org.models import Estate
-from tests.conftest import make_resident
+from tests.support.accounts import make_resident
 
 API = "/api/mp/v1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

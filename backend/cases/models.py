@@ -53,7 +53,9 @@ SOURCE_LABELS = {
     CaseSource.INSPECTION: "队员巡查",
     CaseSource.DETECTION: "智能发现",
 }
-label_choices(SOURCE_LABELS)  # a refused source is named in these words
+label_choices(
+    {source.value: label for source, label in SOURCE_LABELS.items()}
+)  # a refused source is named in these words
 
 
 class Priority(enum.IntEnum):

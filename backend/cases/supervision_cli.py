@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.cases.supervision import sweep_deadlines
 from backend.clock import now
+from backend.config import get_config
 from backend.db import get_session
 
 
@@ -22,7 +22,7 @@ def cases_group() -> None:
 @with_appcontext
 def cases_sweep() -> None:
     """Tell squads of cases due soon or overdue, and the bureau of cases long overdue (idempotent)."""
-    config = current_app.config["QINGPU"]
+    config = get_config()
     due_soon = dt.timedelta(hours=config.DUE_SOON_HOURS)
     escalate_after = dt.timedelta(hours=config.ESCALATE_AFTER_HOURS)
     session = get_session()

@@ -1,8 +1,9 @@
 """A case's life as one table: each transition, the states it leaves from, where it goes, and who may make it.
 
-Every module that changes a case's status (the mini-program, the squad console, property reports, the
-12345 intake, the bot) goes through `apply_transition`, which checks the table, writes the timeline
-event and tells the reporter. An illegal transition raises `IllegalTransition`.
+Every module that changes a case's status (the mini-program, the squad console, the 12345 intake, the bot)
+goes through `backend.cases.services.life.transition`, which checks the table (`check_transition`), makes
+the transition's effect, writes the timeline event and the audit entry, and tells the followers. An illegal
+transition raises `IllegalTransition`; a party that may not make it, `Forbidden`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from backend.hotline.services import HotlineOrder, authenticate_client, intake_o
 
 API_KEY_HEADER = "X-Api-Key"
 SECURITY_SCHEME = "hotline_key"
-HOTLINE_KEY = [{SECURITY_SCHEME: []}]
+HOTLINE_KEY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 
 hotline_api = APIBlueprint(
     "hotline",

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict, Field, StrictBool, ValidationError, field_validator
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from backend.errors import (
 from backend.hotline.models import HotlineClient
 from backend.org.models import Estate, Town
 from backend.org.services import find_estate, find_town
-from backend.taxonomy.services import CATEGORY_CODES
+from backend.taxonomy.services import InScopeCategory
 from backend.text import Description, normalise_text
 
 KEY_BYTES = 32
@@ -38,7 +38,6 @@ PHONE = explain_pattern(  # a mainland mobile, or a landline with its area code
 )
 NO_ADDRESS = "（工单未注明地址）"
 ADDRESS_MAX = 255
-HotlineCategory = Literal[tuple(c for c in CATEGORY_CODES if c != "out_of_scope")]  # type: ignore[valid-type]
 
 # ---------------------------------------------------------------------------------------------- clients
 
@@ -87,7 +86,7 @@ class HotlineOrder(PlainText):
     address: str | None = Field(None, max_length=255, description="事发地址")
     town: str | None = Field(None, max_length=32, description="街镇代码或名称，如 xujing、徐泾镇 或 徐泾")
     estate: str | None = Field(None, max_length=128, description="小区名称或别名")
-    category: HotlineCategory | None = Field(None, description="问题类别代码；不填时由系统推荐并待确认")
+    category: InScopeCategory | None = Field(None, description="问题类别代码；不填时由系统推荐并待确认")
     caller_name: str | None = Field(None, max_length=64, description="来电人姓名（仅办理人员可见）")
     caller_phone: str | None = Field(None, pattern=PHONE, description="来电人电话（仅办理人员可见）")
     received_at: dt.datetime | None = Field(

@@ -7,6 +7,7 @@ import logging
 from flask import current_app
 
 from backend.accounts.models import User
+from backend.config import get_config
 from backend.messages.models import Notification
 from backend.messages.services import claim_notification, finish_notification
 from backend.wechat import WeChatError
@@ -18,7 +19,7 @@ def send_notification(notification_id: int) -> str:
     """Send one subscribe message; a retried or duplicated job finds it claimed or sent and does nothing."""
     database = current_app.extensions["db"]
     gateway = current_app.extensions.get("wechat")
-    templates = current_app.config["QINGPU"].subscribe_templates
+    templates = get_config().subscribe_templates
     with database.sessionmaker() as session:
         claimed = claim_notification(session, notification_id)
         session.commit()

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from backend.db import upsert, utcnow
+from backend.db import rows_changed, upsert, utcnow
 from backend.messages.models import Message, Notification, SubscriptionCredit
 from backend.pagination import Page, paginate
 from backend.queue import enqueue_after_commit
@@ -16,6 +16,7 @@ from backend.wechat import truncate_subscribe_data
 from backend.workcalendar import SHANGHAI
 
 CASE_STATUS = "case_status"  # the one kind of subscribe message so far: a case changed status
+MAX_MARK_READ = 200  # message ids one request may mark read
 MAX_CREDITS = 50  # WeChat grants are one-time; more than this is a client bug, not intent
 CASE_STATUS_FIELDS = {
     "thing1": "thing",
@@ -24,6 +25,8 @@ CASE_STATUS_FIELDS = {
     "thing4": "thing",
     "time5": "time",
 }
+
+SEND_NOTIFICATION_JOB = "backend.messages.jobs.send_notification"
 
 
 def add_subscription_credit(session: Session, user_id: int, kind: str) -> int:
@@ -52,7 +55,8 @@ def add_subscription_credit(session: Session, user_id: int, kind: str) -> int:
 
 def _consume_credit(session: Session, user_id: int, kind: str) -> bool:
     # One UPDATE, so two processes can never spend the same grant.
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(SubscriptionCredit)
         .where(
             SubscriptionCredit.user_id == user_id,
@@ -60,9 +64,9 @@ def _consume_credit(session: Session, user_id: int, kind: str) -> bool:
             SubscriptionCredit.credits > 0,
         )
         .values(credits=SubscriptionCredit.credits - 1)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def tell_residents(
@@ -100,10 +104,10 @@ def tell_residents(
 
 
 def enqueue_notification(session: Session, notification_id: int) -> None:
-    from backend.messages.jobs import send_notification
-
+    """Send the outbox row by a job once the transaction commits (by the job's dotted path: the jobs module
+    imports this one)."""
     enqueue_after_commit(
-        session, send_notification, notification_id, job_id=f"notification-{notification_id}"
+        session, SEND_NOTIFICATION_JOB, notification_id, job_id=f"notification-{notification_id}"
     )
 
 
@@ -151,7 +155,7 @@ def mark_read(
     )
     if ids is not None:
         statement = statement.where(Message.id.in_(ids))
-    return session.execute(statement).rowcount
+    return rows_changed(session, statement)
 
 
 def pending_notifications(
@@ -178,7 +182,8 @@ def claim_notification(session: Session, notification_id: int, *, now: dt.dateti
     """Take the notification for sending, unless it was sent, given up, or is being sent right now.
     One UPDATE, so two workers running the same job cannot both claim it."""
     now = now or utcnow()
-    result = session.execute(
+    changed = rows_changed(
+        session,
         update(Notification)
         .where(
             Notification.id == notification_id,
@@ -186,9 +191,9 @@ def claim_notification(session: Session, notification_id: int, *, now: dt.dateti
             | ((Notification.status == "sending") & (Notification.claimed_at <= now - STALE_SENDING)),
         )
         .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def finish_notification(

@@ -181,13 +181,7 @@ class _KnownEstates:
             estate.is_key = True
             changed = True
         if company_name:
-            company = self.companies.get(company_name)
-            if company is None:
-                company = self.companies[company_name] = PropertyCompany(name=company_name)
-                session.add(company)
-            if estate.property_company is not company:
-                estate.property_company = company
-                changed = True
+            changed |= self._managed_by(session, estate, company_name)
         known = {a.alias for a in estate.aliases}
         for alias in dict.fromkeys(aliases):
             if alias not in known and alias != name:
@@ -200,6 +194,17 @@ class _KnownEstates:
         else:
             report.unchanged += 1
         return estate
+
+    def _managed_by(self, session: Session, estate: Estate, company_name: str) -> bool:
+        """Put the estate under the named company (created once per import if new); whether it changed."""
+        company = self.companies.get(company_name)
+        if company is None:
+            company = self.companies[company_name] = PropertyCompany(name=company_name)
+            session.add(company)
+        if estate.property_company is company:
+            return False
+        estate.property_company = company
+        return True
 
 
 def list_towns(session: Session) -> list[Town]:
@@ -215,7 +220,7 @@ def search_estates(
     session: Session, *, q: str = "", town: Town | None = None, page: int = 1, per_page: int = 20
 ) -> Page[Estate]:
     """Estates whose name, address or an alias contains `q`, best matches first."""
-    query: Select[tuple[Estate]] = select(Estate)
+    query: Select[Estate] = select(Estate)
     q = q.strip()
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

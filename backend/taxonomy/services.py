@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -13,8 +14,8 @@ from backend.db import assign_changed
 from backend.errors import label_choices
 from backend.taxonomy.models import Category, CategoryGroup, CategoryKeyword, LegalBasis
 
-# The categories of docs/domain.md: these codes, no more and no fewer.
-CATEGORY_CODES = (
+# The categories of docs/domain.md: these codes, no more and no fewer (seeding checks the taxonomy against them).
+InScopeCategory = Literal[
     "illegal_construction",
     "structural_damage",
     "change_of_use",
@@ -28,8 +29,9 @@ CATEGORY_CODES = (
     "green_space_damage",
     "property_negligence",
     "property_duty_violation",
-    "out_of_scope",
-)
+]
+CategoryCode = Literal[InScopeCategory, "out_of_scope"]
+CATEGORY_CODES: tuple[str, ...] = (*get_args(InScopeCategory), "out_of_scope")
 
 
 class GroupSeed(BaseModel):

@@ -7,6 +7,7 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -162,7 +163,7 @@ def _in_output_mode(image: Image.Image, output_format: str) -> Image.Image:
 def _without_metadata(image: Image.Image, output_format: str) -> Image.Image:
     """The image with nothing left in `info` for a saver to write back (PNG's saver, for one, reuses
     info["icc_profile"] and JPEG's reuses info["comment"]); only PNG's transparent colour is pixel data."""
-    kept = {}
+    kept: dict[str | tuple[int, int], Any] = {}
     if output_format == "PNG" and "transparency" in image.info:
         kept["transparency"] = image.info["transparency"]
     image.info = kept

@@ -11,6 +11,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
+from backend.config import get_config
 from backend.queue import PendingJob
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ MAX_CLOCK_SKEW = 300  # seconds; older pushes are replays
 
 
 def _config():  # noqa: ANN202
-    config = current_app.config["QINGPU"]
+    config = get_config()
     if not (config.WECHAT_TOKEN and config.WECHAT_ENCODING_AES_KEY and config.WECHAT_APP_ID):
         abort(404)
     return config

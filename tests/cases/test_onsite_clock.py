@@ -15,7 +15,7 @@ from backend.cases.services.reads import InboxFilter, list_inbox
 from backend.cases.supervision import SweepReport, is_overdue, overdue_cases, sweep_deadlines
 from backend.cases.workflow import Actor, Role
 from backend.staff.models import StaffNotice
-from tests.cases.test_services import NOW, estate, officer, report
+from tests.support.cases import NOW, estate, officer, report
 
 HOUR = dt.timedelta(hours=1)
 MINUTE = dt.timedelta(minutes=1)

@@ -8,44 +8,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.cases.models import Case, CaseStatus, Priority
+from backend.cases.models import CaseStatus, Priority
 from backend.cases.services.filing import ReportInput, submit_report
 from backend.cases.services.life import add_note, rate_case, support_case, transition, withdraw_case
 from backend.cases.services.reads import find_similar, open_case_for_triage
 from backend.cases.workflow import Actor, IllegalTransition, Role
 from backend.errors import Forbidden, RateLimited, ValidationFailed
 from backend.messages.models import Message
-from backend.org.models import Estate, Squad
 from backend.workcalendar import SHANGHAI
-from tests.conftest import make_resident
-
-NOW = dt.datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)  # a Thursday
-
-
-def estate(session: Session, name: str) -> Estate:
-    return session.scalar(select(Estate).where(Estate.name == name))
-
-
-def squad(session: Session, code: str) -> Squad:
-    return session.scalar(select(Squad).where(Squad.code == code))
-
-
-def officer(session: Session, code: str, role: Role = Role.OFFICER) -> Actor:
-    return Actor(role, 9000, f"{code}队员", squad_id=squad(session, code).id)
-
-
-def report(session: Session, user, **kw) -> Case:
-    now = kw.pop("now", NOW)
-    # said, not read from the text: the reading has tests of its own
-    fields = {
-        "description": "楼顶有人在搭建阳光房，已经搭了一半",
-        "client_request_id": None,
-        "in_progress": False,
-        **kw,
-    }
-    case, created = submit_report(session, user, ReportInput(**fields), now=now)
-    assert created
-    return case
+from tests.support.accounts import make_resident
+from tests.support.cases import NOW, estate, officer, report, squad
 
 
 def test_a_report_on_an_estate_is_routed_to_its_squad_and_dispatched(session: Session, resident) -> None:

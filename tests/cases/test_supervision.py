@@ -33,7 +33,7 @@ from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.messages.models import Message
 from backend.staff.models import StaffNotice, StaffUser
 from backend.workcalendar import SHANGHAI, add_working_days
-from tests.cases.test_services import NOW, estate, report, squad
+from tests.support.cases import NOW, estate, report, squad
 
 HOUR = dt.timedelta(hours=1)
 DUE_SOON = 4 * HOUR

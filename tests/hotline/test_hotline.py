@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseEvent, CaseSource, CaseStatus, Priority
 from backend.errors import Conflict, Unauthorized
 from backend.hotline.models import HotlineClient
 from backend.hotline.services import (
-    HotlineOrder,
     UnreadableRow,
     authenticate_client,
     create_client,
@@ -27,32 +26,16 @@ from backend.hotline.services import (
 )
 from backend.org.models import Estate, EstateAlias, Town
 from backend.queue import SESSION_KEY, JobQueue
-
-API = "/api/hotline/v1"
-NOW = dt.datetime(2024, 5, 6, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
-CALLER_PHONE = "13912345678"
-CALLER_NAME = "王阿姨"
-
-
-def order(**overrides: object) -> HotlineOrder:
-    return HotlineOrder.model_validate(
-        {"order_no": "GD-20240506-0001", "content": "楼顶有人搭建了阳光房，影响邻居采光", **overrides}
-    )
-
-
-def cases_of(session: Session, order_no: str) -> list[Case]:
-    return list(
-        session.scalars(
-            select(Case)
-            .where(Case.source == CaseSource.HOTLINE, Case.external_ref == order_no)
-            .execution_options(populate_existing=True)
-        )
-    )
-
-
-def hotline_cases(session: Session) -> int:
-    return session.scalar(select(func.count(Case.id)).where(Case.source == CaseSource.HOTLINE)) or 0
-
+from tests.support.hotline import (
+    API,
+    CALLER_NAME,
+    CALLER_PHONE,
+    NOW,
+    cases_of,
+    hotline_cases,
+    order,
+    valid_order,
+)
 
 # ------------------------------------------------------------------------------------- clients and keys
 
@@ -406,22 +389,6 @@ def api_key(session: Session) -> str:
     _client, key = create_client(session, "上海12345")
     session.commit()
     return key
-
-
-def valid_order(**overrides: object) -> dict:
-    return {
-        "order_no": "H-20240506-0001",
-        "content": "楼顶有人在搭建阳光房，已经搭了一半",
-        "address": "沪青平公路1358弄12号",
-        "town": "徐泾镇",
-        "estate": "康虹花园",
-        "category": "illegal_construction",
-        "caller_name": CALLER_NAME,
-        "caller_phone": CALLER_PHONE,
-        "received_at": "2024-05-06T09:30:00+08:00",
-        "in_progress": False,
-        **overrides,
-    }
 
 
 def test_without_a_valid_key_the_api_is_401_before_anything_else(

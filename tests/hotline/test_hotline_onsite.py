@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.cases.models import CaseStatus, Priority
 from backend.cases.services.deadlines import onsite_pending
 from backend.hotline.services import create_client, intake_order
-from tests.hotline.test_hotline import API, NOW, cases_of, order
+from tests.support.hotline import API, NOW, cases_of, order
 
 HOUR = dt.timedelta(hours=1)
 

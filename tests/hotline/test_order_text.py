@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from backend.cases.models import Case
 from backend.hotline.services import create_client
 from backend.text import NOT_A_DESCRIPTION
-from tests.hotline.test_hotline import API, cases_of, order, valid_order
+from tests.support.hotline import API, cases_of, order, valid_order
 
 
 @pytest.fixture

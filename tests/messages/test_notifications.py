@@ -17,7 +17,7 @@ from backend.messages.services import add_subscription_credit, pending_notificat
 from backend.org.models import Estate
 from backend.queue import SESSION_KEY, JobQueue, PendingJob
 from backend.wechat import WeChatError
-from tests.conftest import make_resident
+from tests.support.accounts import make_resident
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def officer(case) -> Actor:
 
 def run(app, jobs: list[PendingJob]) -> list[str]:
     with app.app_context():
-        return [job.func(*job.args) for job in jobs]
+        return [job.run() for job in jobs]
 
 
 def test_a_granted_change_is_sent_once_even_when_the_job_runs_twice(
@@ -154,3 +154,11 @@ def test_relay_command_requeues_what_waited_too_long(wechat_app, wechat_standin,
     assert "re-queued 1 notifications" in result.output
     if not wechat_app.config["QINGPU"].REDIS_URL:  # in-process mode: sent at once
         assert len(wechat_standin.subscribe_messages) == 1
+
+
+def test_the_job_asked_for_by_its_path_is_the_sending_job() -> None:
+    from rq.utils import import_attribute
+
+    from backend.messages.services import SEND_NOTIFICATION_JOB
+
+    assert import_attribute(SEND_NOTIFICATION_JOB) is send_notification

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.hotline.services import create_client
 from backend.taxonomy.services import CATEGORY_CODES
-from tests.miniprogram_api.test_reports_api import API, auth, valid_report
+from tests.support.mp_api import API, auth, valid_report
 
 HOTLINE = "/api/hotline/v1/orders"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -160,3 +160,12 @@ def test_bad_hotline_orders_are_answered_in_chinese(
             errors[field].startswith("应为以下之一：违法搭建")
             and "不属于本次专项行动范围" not in errors[field]
         )
+
+
+def test_every_rating_a_body_accepts_has_a_chinese_name() -> None:
+    from typing import get_args
+
+    from backend.cases.services.timeline import RATING_LABELS
+    from miniprogram_api.schemas import Rating
+
+    assert set(get_args(Rating)) == set(RATING_LABELS)

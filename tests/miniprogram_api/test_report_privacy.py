@@ -16,8 +16,8 @@ from backend.cases.services.reads import get_case
 from backend.cases.workflow import Actor, Role
 from backend.messages.models import Message
 from backend.uploads.services import store_upload
-from tests.conftest import make_resident
-from tests.miniprogram_api.test_reports_api import API, auth, png_bytes, valid_report
+from tests.support.accounts import make_resident
+from tests.support.mp_api import API, auth, png_bytes, valid_report
 
 
 def upload(client: FlaskClient, token: str, color: str) -> str:

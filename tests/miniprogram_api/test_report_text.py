@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from backend.cases.models import Case
 from backend.cases.services.reads import get_case
 from backend.text import NOT_A_DESCRIPTION
-from tests.chat.fake_nlu import FakeNlu
-from tests.miniprogram_api.test_reports_api import API, auth, valid_report
+from tests.support.fake_nlu import FakeNlu
+from tests.support.mp_api import API, auth, valid_report
 
 
 def case_count(session: Session) -> int:

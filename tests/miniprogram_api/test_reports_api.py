@@ -15,39 +15,9 @@ from backend.cases.models import Case
 from backend.cases.services.life import transition
 from backend.cases.services.reads import get_case
 from backend.cases.workflow import Actor, Role
-from backend.org.models import Estate, Squad
-from tests.conftest import make_resident
-
-API = "/api/mp/v1"
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def png_bytes(color: str = "red") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 48), color).save(out, "PNG")
-    return out.getvalue()
-
-
-def estate_id(session: Session, name: str = "康虹花园") -> int:
-    return session.scalar(select(Estate.id).where(Estate.name == name))
-
-
-def valid_report(session: Session, **overrides: object) -> dict:
-    return {
-        "category": "illegal_construction",
-        "description": "楼顶有人在搭建阳光房，已经搭了一半",
-        "estate_id": estate_id(session),
-        "building": "12",
-        "unit": "2",
-        "room": "1502",
-        "anonymous": False,
-        "contact_phone": "13812345678",
-        "client_request_id": "req-abcdefgh",
-        **overrides,
-    }
+from backend.org.models import Squad
+from tests.support.accounts import make_resident
+from tests.support.mp_api import API, auth, estate_id, png_bytes, valid_report
 
 
 def test_requests_without_a_valid_token_are_401(client: FlaskClient) -> None:

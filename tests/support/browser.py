@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import services_required
+from tests.support.services import services_required
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # As this machine's probe starts it: no sandbox as root, and no background calls to the closed network.

@@ -3,6 +3,7 @@ number, priority, deadlines and the category suggested from the text; also the c
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -19,14 +20,15 @@ from backend.cases.services.timeline import record_event
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
 from backend.db import upsert, utcnow
 from backend.errors import Forbidden, RateLimited, ValidationFailed
-from backend.org.models import Estate, Town
+from backend.org.models import Estate, Squad, Town
 from backend.org.services import find_town
 from backend.taxonomy.models import Category, CategoryKeyword
 from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI
 from bot.rules import construction_in_progress
 
-MAX_PHOTOS = 9
+MAX_PHOTOS = 9  # as many as WeChat lets a resident choose at once
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 1000  # characters of a report's description
 
 
 @dataclass(frozen=True)
@@ -237,11 +239,14 @@ def staff_intake(
     session: Session, actor: Actor, data: ReportInput, *, now: dt.datetime | None = None
 ) -> Case:
     """A case entered in the console: a transfer from another department (the bureau, or a squad for its own
-    town) or a squad's own inspection finding."""
+    town) or a squad's own inspection finding. A squad's case without an estate is in the squad's town."""
     if data.source not in {CaseSource.TRANSFER, CaseSource.INSPECTION}:
         raise ValidationFailed.on("source", "请选择案件来源")
     if actor.role not in SQUAD_ROLES | BUREAU_ROLES:
         raise Forbidden()
+    if actor.role in SQUAD_ROLES and data.estate_id is None and actor.squad_id is not None:
+        squad = session.get_one(Squad, actor.squad_id)
+        data = dataclasses.replace(data, town=squad.town.code)
     if data.source is CaseSource.TRANSFER and not data.source_detail:
         raise ValidationFailed.on("source_detail", "请填写移送部门")
     case, _created = submit_report(session, None, data, now=now)

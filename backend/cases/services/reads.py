@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.models import User
@@ -143,6 +143,23 @@ class InboxFilter:
     key_only: bool = False
 
 
+def _tab_conditions(tab: str, actor: Actor, now: dt.datetime) -> list[ColumnElement[bool]]:
+    """Which cases an inbox tab holds (all of them: "all")."""
+    timed = Case.status.in_([s.value for s in TIMED])
+    if tab == "to_sign":
+        return [Case.status == CaseStatus.DISPATCHED]
+    if tab == "mine":
+        return [Case.assignee_id == actor.id, Case.status.in_([s.value for s in OPEN])]
+    if tab == "in_progress":
+        return [Case.status.in_(_IN_PROGRESS)]
+    if tab == "due_today":
+        tomorrow = now.astimezone(SHANGHAI).date() + dt.timedelta(days=1)
+        return [timed, Case.next_due_at < dt.datetime.combine(tomorrow, dt.time(), SHANGHAI)]
+    if tab == "overdue":
+        return [timed, Case.next_due_at <= now]
+    return []
+
+
 def list_inbox(
     session: Session,
     actor: Actor,
@@ -158,26 +175,12 @@ def list_inbox(
     query = select(Case)
     if actor.role in SQUAD_ROLES:
         query = query.where(Case.squad_id == actor.squad_id)
-    elif actor.role in BUREAU_ROLES:
-        if squad_id is not None:
-            query = query.where(Case.squad_id == squad_id)
-    else:
+    elif actor.role not in BUREAU_ROLES:
         raise Forbidden()
-    open_states = [s.value for s in OPEN]
-    timed_states = [s.value for s in TIMED]
+    elif squad_id is not None:
+        query = query.where(Case.squad_id == squad_id)
     tab = filters.tab if filters.tab in INBOX_TABS else "to_sign"
-    if tab == "to_sign":
-        query = query.where(Case.status == CaseStatus.DISPATCHED)
-    elif tab == "mine":
-        query = query.where(Case.assignee_id == actor.id, Case.status.in_(open_states))
-    elif tab == "in_progress":
-        query = query.where(Case.status.in_(_IN_PROGRESS))
-    elif tab == "due_today":
-        local = now.astimezone(SHANGHAI)
-        end_of_day = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), SHANGHAI)
-        query = query.where(Case.status.in_(timed_states), Case.next_due_at < end_of_day)
-    elif tab == "overdue":
-        query = query.where(Case.status.in_(timed_states), Case.next_due_at <= now)
+    query = query.where(*_tab_conditions(tab, actor, now))
     if filters.category:
         query = query.where(Case.category_code == filters.category)
     if filters.estate_id:
