@@ -7,6 +7,7 @@ from backend.db import Base
 from backend.hotline import models as hotline_models
 from backend.messages import models as messages_models
 from backend.org import models as org_models
+from backend.property import models as property_models
 from backend.staff import models as staff_models
 from backend.taxonomy import models as taxonomy_models
 from backend.uploads import models as uploads_models
@@ -19,6 +20,7 @@ __all__ = [
     "hotline_models",
     "messages_models",
     "org_models",
+    "property_models",
     "staff_models",
     "taxonomy_models",
     "uploads_models",

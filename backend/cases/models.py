@@ -177,6 +177,7 @@ class PhotoKind(enum.StrEnum):
     REPORT = "report"  # sent with the report: its reporter sees their own
     NOTE = "handling"  # attached to an internal note from the field: staff only
     RESOLUTION = "resolution"  # published with the public reply: everyone following the case
+    PROPERTY = "property"  # from a property company's patrol finding: staff only
 
 
 class CasePhoto(Base):

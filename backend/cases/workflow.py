@@ -39,6 +39,7 @@ class Actor:
     id: int | None = None
     label: str = ""
     squad_id: int | None = None
+    company_id: int | None = None  # property staff: the company whose records they see and file
 
     @property
     def kind(self) -> str:

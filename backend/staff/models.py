@@ -28,6 +28,12 @@ class StaffUser(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     session_version: Mapped[int] = mapped_column(Integer, default=1)  # bumped to end every session at once
+    # a property company's manager creates and disables the company's own staff accounts
+    company_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the mini-program user (WeChat account) bound to this account with a one-time code; unbound: None
+    wechat_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), unique=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 

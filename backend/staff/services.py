@@ -261,8 +261,19 @@ def _check(password_hash: str, password: str) -> bool:
 
 def staff_actor(staff: StaffUser) -> Actor:
     """The Actor a staff member acts as in the case services."""
-    where = staff.squad.name if staff.squad else ("区局" if Role(staff.role) in BUREAU_ROLES else "")
-    return Actor(Role(staff.role), staff.id, f"{where} {staff.display_name}".strip(), squad_id=staff.squad_id)
+    if staff.squad is not None:
+        where = staff.squad.name
+    elif staff.company is not None:
+        where = staff.company.name
+    else:
+        where = "区局" if Role(staff.role) in BUREAU_ROLES else ""
+    return Actor(
+        Role(staff.role),
+        staff.id,
+        f"{where} {staff.display_name}".strip()[:64],
+        squad_id=staff.squad_id,
+        company_id=staff.company_id,
+    )
 
 
 def get_staff(session: Session, staff_id: int) -> StaffUser | None:
