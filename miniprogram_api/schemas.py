@@ -357,3 +357,12 @@ class SubscriptionBody(StrictBody):
 class SubscriptionOut(BaseModel):
     template_id: str
     credits: int
+
+
+# ---------------------------------------------------------------- property staff: binding (schemas go below)
+
+
+# ---------------------------------------------------------------- renovations (schemas go below)
+
+
+# ---------------------------------------------------------------- patrols (schemas go below)

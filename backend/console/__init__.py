@@ -31,9 +31,14 @@ def init_app(app: Flask) -> None:
         bureau,
         case_actions,
         case_page,
+        companies,
+        company_staff,
         inbox,
         intake,
         login,
+        patrols,
+        property_duty,
+        renovations,
     )
 
     app.register_blueprint(console_bp)

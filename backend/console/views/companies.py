@@ -1,0 +1,1 @@
+"""The bureau's pages about property companies: the companies, their contact and the estates they manage."""

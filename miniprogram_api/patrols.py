@@ -1,0 +1,1 @@
+"""Patrols in the mini-program: property staff file them on the go, with photos from the upload endpoint."""

@@ -1,0 +1,1 @@
+"""Property staff in the mini-program: binding a WeChat account to a console account with a one-time code."""
