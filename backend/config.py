@@ -63,10 +63,13 @@ class Config:
         "reverse proxies in front of the web processes whose X-Forwarded-For/-Proto are trusted; 0 trusts none",
     )
     CONSOLE_LOGIN_RATE: str = _setting(
-        "10 per minute", "console login attempts allowed per address (Flask-Limiter notation)"
+        "10 per minute", "failed console logins allowed per address (Flask-Limiter notation)"
     )
     DUE_SOON_HOURS: int = _setting(4, "hours before a deadline when the squad is told a case is due soon")
     ESCALATE_AFTER_HOURS: int = _setting(24, "hours overdue after which a case is escalated to the bureau")
+    DUTY_CHECK_DAYS: int = _setting(
+        90, "days before a case the duty cross-check looks back over a company's registrations and patrols"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

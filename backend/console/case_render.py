@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backend.audit.services import ACTION_LABELS
 from backend.cases.models import Case, CaseExtension, CaseStatus
@@ -26,6 +27,7 @@ from backend.console.refusal import Refusal
 from backend.console.scope import case_in_scope
 from backend.db import get_session
 from backend.org.services import list_squads
+from backend.property.duty import duty_check_of
 from backend.staff.services import mask_phone, squad_members
 from backend.taxonomy.services import list_categories
 
@@ -55,6 +57,7 @@ def show_case(case: Case, refused: Refusal) -> str:
     # The case changed meanwhile, or the refused step is no longer open: its form may be gone from the
     # page, so what was typed in it is shown on its own, to copy.
     gone = refused.status == 409 or (refused_action is not None and refused_action not in allowed)
+    duty = duty_check_of(db, case)
     extensions = list(
         db.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id).order_by(CaseExtension.id))
     )
@@ -83,6 +86,8 @@ def show_case(case: Case, refused: Refusal) -> str:
         open_action=refused_action if refused_action in allowed else None,
         unsent=refused.typed_texts() if gone else [],
         event_labels=ACTION_LABELS,
+        duty=duty,
+        duty_case_number=_case_number(db, duty.negligence_case_id) if duty else None,
     )
 
 
@@ -105,3 +110,7 @@ def _similar(case: Case, actor: Actor) -> list[Case]:
     squad_id = actor.squad_id if actor.role in SQUAD_ROLES else None
     found = find_similar(get_session(), estate_id=case.estate_id, category=None, squad_id=squad_id)
     return [c for c in found if c.id != case.id]
+
+
+def _case_number(db: Session, case_id: int | None) -> str | None:
+    return db.scalar(select(Case.tracking_no).where(Case.id == case_id)) if case_id else None

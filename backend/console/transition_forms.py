@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.cases.services.life import RETURN_REASONS
 from backend.cases.services.reads import get_case
+from backend.config import get_config
 from backend.console.forms import Form
 from backend.db import RowId
 from backend.errors import NotFound, ValidationFailed
@@ -86,12 +87,19 @@ class MergeForm(StepForm):
             raise ValidationFailed.on("parent", "没有这个工单号") from None
 
 
+class VerifyForm(StepForm):
+    """属实: the step that starts the duty cross-check of the estate's company, over the configured window."""
+
+    def transition_data(self, session: Session) -> dict[str, Any]:
+        return {"duty_window_days": get_config().DUTY_CHECK_DAYS}
+
+
 # Every transition but a resident's own (withdraw, rate) and submit (the intake form files a case).
 STEP_FORMS: dict[str, type[StepForm]] = {
     "dispatch": DispatchForm,
     "sign": StepForm,
     "investigate": StepForm,
-    "verify": StepForm,
+    "verify": VerifyForm,
     "mark_unfounded": UnfoundedForm,
     "handle": HandleForm,
     "resolve": ResolveForm,

@@ -230,6 +230,7 @@ def test_the_whole_life_of_a_case(session: Session, resident) -> None:
         "investigate",
         "note",
         "verify",
+        "duty_check",  # the estate's company checked once the case proved true
         "handle",
         "resolve",
         "rate",

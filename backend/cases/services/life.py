@@ -27,6 +27,7 @@ from backend.db import utcnow
 from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.messages.services import case_status_fields, tell_residents
 from backend.org.models import Squad
+from backend.property.duty import DEFAULT_WINDOW_DAYS, check_duty
 from backend.staff.models import StaffUser
 from backend.taxonomy.models import Category
 from backend.workcalendar import SHANGHAI, add_working_days
@@ -96,6 +97,8 @@ def transition(
         now=now,
     )
     record_audit(session, actor, f"case.{name}", "case", case.tracking_no, detail=event.data, now=now)
+    if name in _AFTER:
+        _AFTER[name](session, case, now, data)
     if rule.notify and event.public:
         tell_followers(session, case, event, now)
     return event
@@ -239,6 +242,15 @@ def _on_merge(session: Session, case: Case, actor: Actor, now: dt.datetime, data
             now=now,
         )
 
+
+def _check_duty_once_verified(session: Session, case: Case, now: dt.datetime, data: dict[str, Any]) -> None:
+    # The notice's 同步检查物业服务企业履职情况: every case that proves true is checked, recorded after the step.
+    window = data.get("duty_window_days")
+    check_duty(session, case, now=now, window_days=window if isinstance(window, int) else DEFAULT_WINDOW_DAYS)
+
+
+# What follows a step once it is on the timeline.
+_AFTER = {"verify": _check_duty_once_verified}
 
 _EFFECTS = {
     "dispatch": _on_dispatch,
