@@ -37,6 +37,9 @@ def init_app(app: Flask) -> None:
     from backend.hotline.cli import hotline_group
 
     app.cli.add_command(hotline_group)
+    from backend.property.cli import property_group
+
+    app.cli.add_command(property_group)
 
 
 @click.group("db", help="Database migrations (Alembic).")

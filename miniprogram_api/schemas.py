@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from backend.cases.services.filing import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS, ReportInput
 from backend.cases.services.timeline import RATING_LABELS
@@ -13,6 +13,20 @@ from backend.db import RowId
 from backend.errors import PlainText, explain_pattern, label_choices
 from backend.messages.services import MAX_MARK_READ
 from backend.pagination import MAX_PAGE
+from backend.property.models import FindingAction
+from backend.property.patrols import (
+    AREA_MAX,
+    COMMON_AREA_MAX,
+    COMMON_AREAS,
+    MAX_AREAS,
+    MAX_FINDINGS,
+    MAX_PATROL_AGE,
+    FindingActionCode,
+    FindingCategory,
+    FindingInput,
+    PatrolInput,
+)
+from backend.property.renovations import RenovationInput
 from backend.taxonomy.services import CategoryCode
 from backend.text import Description
 
@@ -362,7 +376,361 @@ class SubscriptionOut(BaseModel):
 # ---------------------------------------------------------------- property staff: binding (schemas go below)
 
 
+class StaffBindingBody(StrictBody):
+    code: str = Field(
+        min_length=1, max_length=32, description="物业管理后台显示的绑定码（8 位，10 分钟内有效，只能用一次）"
+    )
+
+
+class StaffCompanyOut(BaseModel):
+    id: int
+    name: str
+
+
+class StaffMeOut(BaseModel):
+    name: str = Field(description="物业人员姓名")
+    company: StaffCompanyOut
+    manager: bool = Field(description="是否为本公司管理员")
+
+
 # ---------------------------------------------------------------- renovations (schemas go below)
 
 
+RenovationStatusName = Literal[
+    "submitted", "refused", "waiting_permit", "accepted", "in_progress", "completed"
+]
+ItemCode = Annotated[str, StringConstraints(min_length=1, max_length=48)]
+# A date as the mini-program sends it, "2026-03-09" (a JSON body has no date type of its own).
+JsonDate = Annotated[dt.date, Field(strict=False)]
+
+
+class RenovationBody(StrictBody):
+    estate_id: RowId = Field(description="小区 id：本公司当前管理的小区")
+    building: str = Field(min_length=1, max_length=32, description="楼号")
+    unit: str = Field("", max_length=32, description="单元（没有单元的小区不填）")
+    room: str = Field(min_length=1, max_length=32, description="室号")
+    owner_name: str = Field(min_length=1, max_length=64, description="业主姓名（仅本公司可见）")
+    owner_phone: str = Field(pattern=PHONE, description="业主电话（仅本公司可见）")
+    contractor: str = Field(min_length=1, max_length=128, description="施工单位或施工人")
+    contractor_phone: str = Field(pattern=PHONE, description="施工方电话（仅本公司可见）")
+    planned_start: JsonDate = Field(description="计划开工日期，如 2026-03-09")
+    planned_end: JsonDate = Field(description="计划完工日期，不早于开工日期")
+    items: list[ItemCode] = Field(
+        min_length=1, max_length=60, description="装修项目代码，见 GET /renovations/checklist"
+    )
+    note: str = Field("", max_length=1000, description="备注（仅本公司可见）")
+    client_request_id: str = Field(pattern=CLIENT_ID, description="客户端生成的请求号，重试时不变")
+
+    def to_input(self) -> RenovationInput:
+        """The registration as the service takes it (the one place this body becomes a RenovationInput)."""
+        return RenovationInput(
+            estate_id=self.estate_id,
+            building=self.building,
+            unit=self.unit,
+            room=self.room,
+            owner_name=self.owner_name,
+            owner_phone=self.owner_phone,
+            contractor=self.contractor,
+            contractor_phone=self.contractor_phone,
+            planned_start=self.planned_start,
+            planned_end=self.planned_end,
+            items=self.items,
+            note=self.note,
+            client_request_id=self.client_request_id,
+        )
+
+
+class RenovationQuery(PageQuery):
+    estate_id: RowId | None = Field(None, description="小区 id")
+    status: RenovationStatusName | None = Field(None, description="状态")
+    building: str = Field("", max_length=32, description="楼号")
+    unit: str = Field("", max_length=32, description="单元")
+    room: str = Field("", max_length=32, description="室号")
+
+
+class RenovationPath(BaseModel):
+    renovation_id: RowId
+
+
+class PermitBody(StrictBody):
+    item: ItemCode = Field(description="须审批的装修项目代码")
+    number: str = Field(min_length=1, max_length=64, description="审批文件编号")
+    authority: str = Field(min_length=1, max_length=64, description="审批部门")
+    upload_id: Annotated[str, StringConstraints(pattern=UPLOAD_ID)] | None = Field(
+        None, description="审批文件的照片或扫描件：本人通过上传接口上传后返回的 id"
+    )
+
+
+class RenovationStepBody(StrictBody):
+    note: str = Field("", max_length=500, description="备注")
+
+
+class BasisOut(BaseModel):
+    law: str
+    article: str | None
+
+
+class ChecklistItemOut(BaseModel):
+    code: str
+    name: str
+    verdict: str = Field(description="forbidden：禁止；permit：须审批；allowed：可以施工")
+    verdict_label: str
+    reason: str
+    basis: list[BasisOut]
+    permit: str = Field(description="须取得的审批文件（仅 permit）")
+    authority: str = Field(description="审批部门（仅 permit）")
+
+
+class ChecklistOut(BaseModel):
+    data: list[ChecklistItemOut]
+
+
+class RenovationItemOut(BaseModel):
+    code: str
+    name: str
+    verdict: str
+    verdict_label: str
+    reason: str
+    basis: str = Field(description="法律依据")
+    permit: str = ""
+    authority: str = ""
+    permit_number: str | None = Field(None, description="已附审批文件的编号")
+    permit_authority: str | None = None
+    permit_photo_url: str | None = Field(None, description="审批文件照片的临时链接")
+
+
+class RenovationEventOut(BaseModel):
+    action: str
+    label: str
+    from_status: str | None
+    to_status: str | None
+    who: str
+    note: str
+    at: dt.datetime
+
+
+class RenovationOut(BaseModel):
+    id: int
+    estate: EstateRef
+    building: str
+    unit: str
+    room: str
+    flat: str = Field(description="房屋，如 12号楼2单元1502室")
+    owner_name: str
+    owner_phone: str
+    contractor: str
+    contractor_phone: str
+    planned_start: dt.date
+    planned_end: dt.date
+    status: str
+    status_label: str
+    items: list[RenovationItemOut]
+    refusals: list[RenovationItemOut] = Field(description="不予登记的理由：申报中禁止的项目")
+    missing_permits: list[str] = Field(description="尚未附上审批文件的项目代码")
+    note: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    events: list[RenovationEventOut] = Field(default_factory=list, description="登记记录（详情中返回）")
+
+
+class RenovationPage(BaseModel):
+    data: list[RenovationOut]
+    pagination: Pagination
+
+
+class FlatQuery(Strict):
+    estate_id: RowId = Field(description="小区 id")
+    building: str = Field(min_length=1, max_length=32, description="楼号（必填）")
+    unit: str = Field("", max_length=32, description="单元")
+    room: str = Field(min_length=1, max_length=32, description="室号（必填）")
+
+
+class FlatItemOut(BaseModel):
+    name: str
+    approved: bool = Field(description="须审批的项目，已取得审批")
+
+
+class FlatAnswerOut(BaseModel):
+    registered: bool = Field(description="是否有已登记的装修（已登记、施工中或已完工）")
+    flat: str
+    status: str | None = None
+    status_label: str | None = None
+    planned_start: dt.date | None = None
+    planned_end: dt.date | None = None
+    items: list[FlatItemOut] = Field(default_factory=list, description="登记的施工项目")
+
+
 # ---------------------------------------------------------------- patrols (schemas go below)
+
+
+# An instant as the mini-program sends it, "2026-11-26T10:00:00+08:00": with its zone (a JSON body has no
+# date-time type of its own).
+JsonInstant = Annotated[AwareDatetime, Field(strict=False)]
+AreaName = Annotated[str, StringConstraints(min_length=1, max_length=AREA_MAX)]
+
+
+class FindingBody(StrictBody):
+    category: FindingCategory = Field(description="问题类别代码（物业不上报自身的未履职类别）")
+    description: Description = Field(
+        min_length=DESCRIPTION_MIN,
+        max_length=DESCRIPTION_MAX,
+        description=f"发现的情况，{DESCRIPTION_MIN}–{DESCRIPTION_MAX} 字",
+    )
+    action: FindingActionCode = Field(
+        description="采取的措施：dissuaded 劝阻、stopped 制止、rectified 已整改、reported 上报（立即上报城管）"
+    )
+    building: str = Field("", max_length=32, description="楼号；与 common_area 至少填一项")
+    unit: str = Field("", max_length=32, description="单元")
+    room: str = Field("", max_length=32, description="室号")
+    common_area: str = Field(
+        "", max_length=COMMON_AREA_MAX, description="公共部位，如 " + "、".join(COMMON_AREAS[:7])
+    )
+    photos: list[UploadId] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description=f"本人通过上传接口上传的照片 id，最多 {MAX_PHOTOS} 张（仅城管和本公司可见）",
+    )
+    renovation_id: RowId | None = Field(None, description="巡查的装修登记 id（本公司、同一小区）")
+
+    def to_input(self) -> FindingInput:
+        return FindingInput(
+            category=self.category,
+            description=self.description,
+            action=FindingAction(self.action),
+            building=self.building,
+            unit=self.unit,
+            room=self.room,
+            common_area=self.common_area,
+            photo_ids=self.photos,
+            renovation_id=self.renovation_id,
+        )
+
+
+class PatrolBody(StrictBody):
+    estate_id: RowId = Field(description="小区 id：巡查时本公司管理的小区")
+    patrolled_at: JsonInstant | None = Field(
+        None,
+        description=(
+            "巡查时间，须带时区，如 2026-11-26T10:00:00+08:00；不填为现在。"
+            f"可补录 {MAX_PATROL_AGE.days} 天内的巡查，24 小时从巡查时间起算"
+        ),
+    )
+    areas: list[AreaName] = Field(
+        min_length=1, max_length=MAX_AREAS, description="巡查区域，如 1-12号楼楼道、屋顶平台、绿地"
+    )
+    note: str = Field("", max_length=500, description="备注")
+    findings: list[FindingBody] = Field(
+        default_factory=list, max_length=MAX_FINDINGS, description="发现的问题（没有发现则为空）"
+    )
+    client_request_id: str = Field(pattern=CLIENT_ID, description="客户端生成的请求号，重试时不变")
+
+    def to_input(self) -> PatrolInput:
+        """The patrol as the service takes it (the one place this body becomes a PatrolInput)."""
+        return PatrolInput(
+            estate_id=self.estate_id,
+            areas=self.areas,
+            findings=[f.to_input() for f in self.findings],
+            patrolled_at=self.patrolled_at,
+            note=self.note,
+            client_request_id=self.client_request_id,
+        )
+
+
+class PatrolQuery(PageQuery):
+    estate_id: RowId | None = Field(None, description="小区 id")
+
+
+class PatrolPath(BaseModel):
+    patrol_id: RowId
+
+
+class FindingPath(BaseModel):
+    finding_id: RowId
+
+
+class FindingCaseOut(BaseModel):
+    tracking_no: str
+    status: str
+    status_label: str
+    public_reply: str = Field(description="中队的公开答复")
+
+
+class FindingPhotoOut(BaseModel):
+    id: str
+    url: str = Field(description="照片的临时链接")
+
+
+class FindingOut(BaseModel):
+    id: int
+    category: CategoryRef
+    place: str = Field(description="地点，如 12号楼2单元1502室、屋顶平台")
+    building: str
+    unit: str
+    room: str
+    common_area: str
+    description: str
+    action: str
+    action_label: str
+    found_at: dt.datetime = Field(description="发现时间（即巡查时间）")
+    state: Literal["reported", "rectified", "waiting", "overdue"] = Field(
+        description="reported 已上报为工单；rectified 已整改；waiting 等待整改（report_due_at 前未整改将上报）；"
+        "overdue 超过 24 小时未整改，正在上报"
+    )
+    state_label: str
+    report_due_at: dt.datetime | None = Field(description="未整改将上报城管的时间（仅 waiting）")
+    rectified_at: dt.datetime | None
+    reported_at: dt.datetime | None
+    case: FindingCaseOut | None = Field(description="上报后的工单：受理编号、公开状态和公开答复")
+    renovation_id: int | None
+    photos: list[FindingPhotoOut]
+    can_rectify: bool
+    can_report: bool
+
+
+class PatrolOut(BaseModel):
+    id: int
+    estate: EstateRef
+    patrolled_at: dt.datetime
+    filed_at: dt.datetime
+    late: bool = Field(description="是否补录（提交时间晚于巡查时间一小时以上）")
+    patroller: str
+    areas: list[str]
+    note: str
+    findings: list[FindingOut]
+
+
+class PatrolSummaryOut(BaseModel):
+    id: int
+    estate: EstateRef
+    patrolled_at: dt.datetime
+    patroller: str
+    areas: list[str]
+    finding_count: int
+    reported_count: int = Field(description="已上报为工单的发现数")
+
+
+class PatrolPage(BaseModel):
+    data: list[PatrolSummaryOut]
+    pagination: Pagination
+
+
+class ChoiceOut(BaseModel):
+    code: str
+    label: str
+
+
+class PatrolRenovationOut(BaseModel):
+    id: int
+    estate_id: int
+    flat: str = Field(description="如 9号楼1单元301室")
+
+
+class PatrolFormOut(BaseModel):
+    estates: list[EstateRef] = Field(description="本公司当前管理的小区")
+    categories: list[CategoryRef] = Field(description="物业巡查可上报的问题类别")
+    actions: list[ChoiceOut] = Field(description="采取的措施")
+    common_areas: list[str] = Field(description="常见公共部位（也可填写其他）")
+    renovations: list[PatrolRenovationOut] = Field(description="本公司已登记、施工中或待补审批的装修")
+    max_photos: int = Field(description="每条发现最多照片数")
+    max_age_days: int = Field(description="可补录的天数")

@@ -10,9 +10,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.cases.workflow import SYSTEM
 from backend.db import assign_changed
 from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
 from backend.pagination import Page, paginate
+from backend.property.companies import assign_estate
 
 
 class TownSeed(BaseModel):
@@ -196,14 +198,16 @@ class _KnownEstates:
         return estate
 
     def _managed_by(self, session: Session, estate: Estate, company_name: str) -> bool:
-        """Put the estate under the named company (created once per import if new); whether it changed."""
+        """Put the estate under the named company (created once per import if new) from today, as the bureau's
+        assignment does, so that the estate's history has the spell; whether it changed. A stopped company is
+        given no estate."""
         company = self.companies.get(company_name)
         if company is None:
-            company = self.companies[company_name] = PropertyCompany(name=company_name)
+            company = self.companies[company_name] = PropertyCompany(name=company_name, active=True)
             session.add(company)
-        if estate.property_company is company:
+        if estate.property_company is company or not company.active:
             return False
-        estate.property_company = company
+        assign_estate(session, estate, company, SYSTEM)
         return True
 
 

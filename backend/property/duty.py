@@ -20,14 +20,15 @@ from backend.cases.services.timeline import record_event
 from backend.cases.workflow import SYSTEM, Actor
 from backend.errors import Forbidden, NotFound
 from backend.org.models import PropertyCompany
+from backend.property.companies import company_on
 from backend.property.models import (
     DutyCheck,
-    EstateManagement,
     Patrol,
     PatrolFinding,
     Renovation,
     RenovationStatus,
 )
+from backend.property.renovations import flat_part
 from backend.workcalendar import SHANGHAI
 
 REPORT_WITHIN = dt.timedelta(hours=24)  # 上海市住宅物业管理规定 第五十九条
@@ -46,18 +47,7 @@ ABOUT_RENOVATION = {
 
 def company_managing(session: Session, estate_id: int, instant: dt.datetime) -> PropertyCompany | None:
     """The company that managed the estate on the day of `instant` (Shanghai time), by the estate's history."""
-    day = instant.astimezone(SHANGHAI).date()
-    spell = session.scalar(
-        select(EstateManagement)
-        .where(
-            EstateManagement.estate_id == estate_id,
-            EstateManagement.started_on <= day,
-            or_(EstateManagement.ended_on.is_(None), EstateManagement.ended_on >= day),
-        )
-        .order_by(EstateManagement.started_on.desc(), EstateManagement.id.desc())
-        .limit(1)
-    )
-    return spell.company if spell is not None else None
+    return company_on(session, estate_id, instant.astimezone(SHANGHAI).date())
 
 
 def check_duty(
@@ -109,15 +99,19 @@ def _registration(session: Session, case: Case, since: dt.datetime) -> tuple[boo
     is not about a flat, or not of a kind where a registration matters)."""
     if not (case.building and case.room) or case.category_code not in ABOUT_RENOVATION:
         return None, None
+    # registrations keep the flat normalised ("１２号楼" is "12"); a resident's report says it as typed
+    building, unit, room = (
+        flat_part(k, v) for k, v in (("building", case.building), ("unit", case.unit), ("room", case.room))
+    )
     query = select(Renovation).where(
         Renovation.estate_id == case.estate_id,
-        Renovation.building == case.building,
-        Renovation.room == case.room,
+        Renovation.building == building,
+        Renovation.room == room,
         Renovation.status.in_([s.value for s in REGISTERED]),
         Renovation.planned_end >= since.astimezone(SHANGHAI).date(),
     )
-    if case.unit:  # a case without its unit matches the flat in any unit
-        query = query.where(or_(Renovation.unit == case.unit, Renovation.unit == ""))
+    if unit:  # a case without its unit matches the flat in any unit
+        query = query.where(or_(Renovation.unit == unit, Renovation.unit == ""))
     renovation = session.scalar(query.order_by(Renovation.id.desc()).limit(1))
     return renovation is not None, renovation.id if renovation is not None else None
 

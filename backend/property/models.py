@@ -62,6 +62,8 @@ class Renovation(Base):
     """A renovation registration (装修申报登记) of one flat, filed by its estate's property company."""
 
     __tablename__ = "renovation"
+    # a mini-program's retry of the same registration (sent again from a stairwell) is one registration
+    __table_args__ = (UniqueConstraint("created_by", "client_request_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("property_company.id"), index=True)
@@ -83,6 +85,7 @@ class Renovation(Base):
     status: Mapped[str] = mapped_column(String(16), index=True, default=RenovationStatus.SUBMITTED)
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -119,6 +122,8 @@ class Patrol(Base):
     A patrol filed late keeps the time it happened."""
 
     __tablename__ = "patrol"
+    # a mini-program's retry of the same filing (a patrol sent again from a basement) is one patrol
+    __table_args__ = (UniqueConstraint("patroller_id", "client_request_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("property_company.id"), index=True)
@@ -127,6 +132,7 @@ class Patrol(Base):
     patrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)  # 楼道, 屋顶平台, 绿地 …
     note: Mapped[str] = mapped_column(Text, default="")
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     company: Mapped[PropertyCompany] = relationship()

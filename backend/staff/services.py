@@ -67,6 +67,8 @@ def create_staff(
         raise ValidationFailed.on("squad", "中队队员和中队长必须属于一个中队")
     if staff_role is Role.PROPERTY_STAFF and company is None:
         raise ValidationFailed.on("company", "物业人员必须属于一家物业公司")
+    if staff_role is Role.PROPERTY_STAFF and company is not None and company.active is False:
+        raise ValidationFailed.on("company", "这家物业公司已停用")
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise _username_taken()
     staff = StaffUser(
@@ -196,9 +198,10 @@ def reset_staff_password(
 def disable_staff(
     session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
 ) -> StaffUser:
-    """An admin disables an account: it cannot log in, and every session it has ends. An admin cannot
-    disable their own account (so one active admin always remains)."""
-    _require_admin(actor)
+    """An admin disables an account (a company's manager, one of the company's staff): it cannot log in, every
+    session it has ends, and the WeChat account bound to it acts for no company from its next request. An
+    admin cannot disable their own account (so one active admin always remains)."""
+    _require_admin_or_manager_of(session, actor, staff)
     if staff.id == actor.id:
         raise Conflict("不能停用自己的账号", code="cannot_disable_self")
     staff.active = False
@@ -210,8 +213,11 @@ def disable_staff(
 def enable_staff(
     session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
 ) -> StaffUser:
-    """An admin enables a disabled account again; its owner logs in afresh."""
-    _require_admin(actor)
+    """An admin (a company's manager, for the company's staff) enables a disabled account again; its owner
+    logs in afresh. An account of a stopped company stays disabled."""
+    _require_admin_or_manager_of(session, actor, staff)
+    if staff.company is not None and staff.company.active is False:
+        raise ValidationFailed.on("company", "这家物业公司已停用")
     staff.active = True
     record_audit(session, actor, "staff.enable", "staff", staff.id, ip=ip, now=now)
     return staff
@@ -238,6 +244,131 @@ def _end_sessions(session: Session, staff: StaffUser) -> None:
 def _require_admin(actor: Actor) -> None:
     if actor.role is not Role.ADMIN:
         raise Forbidden("只有区局管理员可以管理账号", description=f"{actor.role.value} is not an admin")
+
+
+# --------------------------------------------------------------------- a property company's own accounts
+# A company's manager (StaffUser.company_manager, set by an admin) creates, disables and enables the company's
+# other staff accounts; never another company's, another manager's or their own. The flag is read from the
+# account at each call, so a manager an admin demotes loses the power at once.
+
+
+def company_manager(session: Session, actor: Actor) -> StaffUser:
+    """The actor's own account, if it is an active manager of a company; Forbidden otherwise."""
+    staff = session.get(StaffUser, actor.id) if actor.role is Role.PROPERTY_STAFF and actor.id else None
+    if staff is None or not staff.active or not staff.company_manager or staff.company_id is None:
+        raise Forbidden(
+            "只有物业公司的管理员可以管理本公司账号",
+            description=f"{actor.role.value} is not a company manager",
+        )
+    return staff
+
+
+def _require_admin_or_manager_of(session: Session, actor: Actor, staff: StaffUser) -> None:
+    if actor.role is Role.ADMIN:
+        return
+    if actor.role is not Role.PROPERTY_STAFF:
+        _require_admin(actor)
+    manager = company_manager(session, actor)
+    if (
+        staff.company_id != manager.company_id
+        or Role(staff.role) is not Role.PROPERTY_STAFF
+        or staff.company_manager
+    ):
+        raise Forbidden(
+            "只能管理本公司的员工账号",
+            description=f"staff {staff.id} is not a staff member of company {manager.company_id}",
+        )
+
+
+def create_company_staff(
+    session: Session,
+    actor: Actor,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    phone: str | None = None,
+    ip: str = "",
+    now: dt.datetime | None = None,
+) -> StaffUser:
+    """A company's manager creates a staff account of their own company (not a manager: only an admin makes
+    one)."""
+    manager = company_manager(session, actor)
+    staff = create_staff(
+        session,
+        username=username,
+        display_name=display_name,
+        role=Role.PROPERTY_STAFF.value,
+        password=password,
+        company=manager.company,
+        phone=phone,
+    )
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "staff.create",
+        "staff",
+        staff.id,
+        detail={"role": staff.role, "company_id": staff.company_id},
+        ip=ip,
+        now=now,
+    )
+    return staff
+
+
+def make_company_manager(
+    session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> StaffUser:
+    """An admin makes a property-staff account its company's manager."""
+    _set_company_manager(staff, actor, True)
+    record_audit(
+        session,
+        actor,
+        "staff.make_manager",
+        "staff",
+        staff.id,
+        detail={"company_id": staff.company_id},
+        ip=ip,
+        now=now,
+    )
+    return staff
+
+
+def unmake_company_manager(
+    session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
+) -> StaffUser:
+    """An admin makes a company's manager an ordinary staff member again."""
+    _set_company_manager(staff, actor, False)
+    record_audit(
+        session,
+        actor,
+        "staff.unmake_manager",
+        "staff",
+        staff.id,
+        detail={"company_id": staff.company_id},
+        ip=ip,
+        now=now,
+    )
+    return staff
+
+
+def _set_company_manager(staff: StaffUser, actor: Actor, manager: bool) -> None:
+    _require_admin(actor)
+    if Role(staff.role) is not Role.PROPERTY_STAFF or staff.company_id is None:
+        raise ValidationFailed.on("role", "只有物业人员的账号可以设为物业公司管理员")
+    staff.company_manager = manager
+
+
+def list_company_staff(session: Session, company_id: int) -> list[StaffUser]:
+    """A company's accounts: active ones first, managers first among them."""
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .where(StaffUser.company_id == company_id)
+            .order_by(StaffUser.active.desc(), StaffUser.company_manager.desc(), StaffUser.display_name)
+        )
+    )
 
 
 def _check_new_password(password: str, *, field: str) -> None:
@@ -284,7 +415,11 @@ def get_staff(session: Session, staff_id: int) -> StaffUser | None:
 
 def list_staff(session: Session) -> list[StaffUser]:
     return list(
-        session.scalars(select(StaffUser).options(selectinload(StaffUser.squad)).order_by(StaffUser.id))
+        session.scalars(
+            select(StaffUser)
+            .options(selectinload(StaffUser.squad), selectinload(StaffUser.company))
+            .order_by(StaffUser.id)
+        )
     )
 
 

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("patrolled_at", backend.db.UTCDateTime(), nullable=False),
         sa.Column("areas", sa.JSON(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("client_request_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", backend.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["company_id"], ["property_company.id"], name=op.f("fk_patrol_company_id_property_company")
@@ -62,6 +63,9 @@ def upgrade() -> None:
             ["patroller_id"], ["staff_user.id"], name=op.f("fk_patrol_patroller_id_staff_user")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patrol")),
+        sa.UniqueConstraint(
+            "patroller_id", "client_request_id", name=op.f("uq_patrol_patroller_id_client_request_id")
+        ),
     )
     with op.batch_alter_table("patrol", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_patrol_company_id"), ["company_id"], unique=False)
@@ -88,6 +92,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("client_request_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", backend.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", backend.db.UTCDateTime(), nullable=False),
         sa.Column("started_at", backend.db.UTCDateTime(), nullable=True),
@@ -100,6 +105,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["estate_id"], ["estate.id"], name=op.f("fk_renovation_estate_id_estate")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_renovation")),
+        sa.UniqueConstraint(
+            "created_by", "client_request_id", name=op.f("uq_renovation_created_by_client_request_id")
+        ),
     )
     with op.batch_alter_table("renovation", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_renovation_company_id"), ["company_id"], unique=False)

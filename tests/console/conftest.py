@@ -37,7 +37,8 @@ class Accounts:
 def accounts(session: Session) -> Accounts:
     squads = {s.code: s for s in session.scalars(select(Squad))}
     company = PropertyCompany(name="测试物业服务有限公司")
-    session.add(company)
+    other_company = PropertyCompany(name="另一家物业服务有限公司（账号表）")
+    session.add_all([company, other_company])
     session.flush()
     specs = {
         "officer": ("officer", squads["xujing"], None),
@@ -48,6 +49,8 @@ def accounts(session: Session) -> Accounts:
         "admin": ("admin", None, None),
         "editor": ("editor", None, None),
         "property": ("property_staff", None, company),
+        "manager": ("property_staff", None, company),
+        "other_property": ("property_staff", None, other_company),
     }
     made = {
         name: create_staff(
@@ -61,5 +64,6 @@ def accounts(session: Session) -> Accounts:
         )
         for name, (role, squad, company) in specs.items()
     }
+    made["manager"].company_manager = True
     session.commit()
     return Accounts(made)

@@ -15,10 +15,22 @@ from backend.org.models import Squad
 from backend.staff.services import staff_actor
 from tests.support.console import a_case, case_in, csrf_token, login, post
 
-ROLES = ["anonymous", "officer", "leader", "other_officer", "supervisor", "admin", "editor", "property"]
+ROLES = [
+    "anonymous",
+    "officer",
+    "leader",
+    "other_officer",
+    "supervisor",
+    "admin",
+    "editor",
+    "property",
+    "manager",
+    "other_property",
+]
 SQUAD = {"officer", "leader"}
 BUREAU = {"supervisor", "admin"}
 WORKERS = SQUAD | BUREAU | {"other_officer"}
+PROPERTY = {"property", "manager", "other_property"}  # two companies: each sees only its own on these pages
 
 PAGES = {
     "/console/inbox": WORKERS,
@@ -29,6 +41,16 @@ PAGES = {
     "/console/users": {"admin"},
     "/console/intake": WORKERS,
     "/console/password": set(ROLES) - {"anonymous"},
+    "/console/companies": BUREAU,
+    "/console/company": PROPERTY,
+    "/console/company/staff": {"manager"},
+    "/console/binding": PROPERTY,
+    "/console/renovations": BUREAU | PROPERTY,
+    "/console/renovations/new": PROPERTY,
+    "/console/patrols": BUREAU | PROPERTY,
+    "/console/patrols/new": PROPERTY,
+    "/console/duty": BUREAU | PROPERTY,
+    "/console/duty/{company}": BUREAU,
 }
 
 # (path under /console/cases/{number}/, the state the case must be in, the form, who may)
@@ -81,7 +103,8 @@ def fingerprint(session: Session, number: str) -> tuple:
 def test_pages(app, session: Session, accounts, path: str, allowed: set[str]) -> None:
     case = a_case(session)
     for role in ROLES:
-        response = client_as(app, role, accounts).get(path.format(number=case.tracking_no))
+        url = path.format(number=case.tracking_no, company=accounts["property"].company_id)
+        response = client_as(app, role, accounts).get(url)
         if role == "anonymous":
             assert response.status_code == 302 and "/console/login" in response.location, (path, role)
         elif role in allowed:
@@ -204,3 +227,34 @@ def test_a_squad_neither_lists_nor_merges_into_another_squads_case_at_the_same_e
     )  # not even "exists"
     session.expire_all()
     assert get_case(session, own.tracking_no).parent_id is None
+
+
+def test_opening_a_negligence_case_is_the_squads_or_the_bureaus(app, session: Session, accounts) -> None:
+    import datetime as dt
+
+    from backend.cases.models import Case
+    from backend.org.models import Estate
+    from backend.property.models import EstateManagement
+
+    kanghong = session.scalars(select(Estate).where(Estate.name == "康虹花园")).one()
+    kanghong.property_company = accounts["property"].company
+    session.add(
+        EstateManagement(estate=kanghong, company=kanghong.property_company, started_on=dt.date(2024, 1, 1))
+    )
+    session.commit()
+    for role in ROLES:
+        case = case_in(session, accounts, "verified")
+        client = client_as(app, role, accounts)
+        token = csrf_token(client) if role == "anonymous" else csrf_token(client, "/console/password")
+        response = client.post(f"/console/cases/{case.tracking_no}/negligence", data={"csrf_token": token})
+        opened = session.scalars(
+            select(Case).where(Case.source_detail == f"履职检查 {case.tracking_no}")
+        ).first()
+        if role in SQUAD | BUREAU:
+            assert response.status_code == 302 and opened is not None, (role, response.status_code)
+        else:
+            assert response.status_code in ({302} if role == "anonymous" else {403}), (
+                role,
+                response.status_code,
+            )
+            assert opened is None, role

@@ -498,9 +498,10 @@ def test_logins_failed_logins_and_logouts_are_on_the_audit_trail(
     ("target", "lands_on"),
     [
         ("/console/triage", "/console/triage"),
-        ("/console/%0d%0aX-Injected:%20y", "/console/inbox"),  # a header injection attempt
-        ("//evil.example/console/", "/console/inbox"),
-        ("/console/\\evil.example", "/console/inbox"),
+        # anything else lands on the home of the account's role (the inbox, for the bureau)
+        ("/console/%0d%0aX-Injected:%20y", "/console/"),  # a header injection attempt
+        ("//evil.example/console/", "/console/"),
+        ("/console/\\evil.example", "/console/"),
     ],
 )
 def test_after_login_only_a_console_page_is_a_destination(

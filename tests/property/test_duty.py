@@ -155,7 +155,8 @@ def test_a_finding_never_reported_is_a_failure_and_one_elsewhere_does_not_count(
     assert "但未上报" in check.summary
 
 
-def test_a_registered_renovation_is_found(session, resident, company) -> None:
+@pytest.mark.parametrize("building", ["8", "８号楼"], ids=["as registered", "as a resident writes it"])
+def test_a_registered_renovation_is_found(session, resident, company, building: str) -> None:
     user, _ = resident
     session.add(
         Renovation(
@@ -172,7 +173,7 @@ def test_a_registered_renovation_is_found(session, resident, company) -> None:
             status=RenovationStatus.ACCEPTED,
         )
     )
-    case = flat_case(session, user)
+    case = flat_case(session, user, building=building)
     verify(session, case)
     check = duty_check_of(session, case)
     assert (check.registered, check.failed) == (True, False)

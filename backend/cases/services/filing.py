@@ -1,10 +1,12 @@
 """Filing a report: validation of what the services decide, routing (estate → town → squad), the tracking
-number, priority, deadlines and the category suggested from the text; also the console's intake."""
+number, priority, deadlines and the category suggested from the text; also the console's intake, and a case
+filed for a property company from its patrol's finding."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
 from backend.audit.services import record_audit
-from backend.cases.models import Case, CasePhoto, CaseSource, CaseStatus, Priority, TrackingCounter
+from backend.cases.models import Case, CasePhoto, CaseSource, CaseStatus, PhotoKind, Priority, TrackingCounter
 from backend.cases.services.deadlines import counts_as_in_progress, set_deadlines
 from backend.cases.services.life import transition
 from backend.cases.services.timeline import record_event
@@ -256,3 +258,44 @@ def staff_intake(
         session, actor, "case.intake", "case", case.tracking_no, detail={"source": data.source.value}, now=now
     )
     return case
+
+
+def file_property_report(
+    session: Session,
+    actor: Actor,
+    data: ReportInput,
+    *,
+    photo_ids: Sequence[str] = (),
+    note: str = "",
+    now: dt.datetime,
+) -> Case:
+    """A case filed for a property company from a finding of its patrol (物业发现上报, 上海市住宅物业管理规定
+    第五十九条): routed, numbered and timed like any report (the on-site clock runs from `now`), without a
+    resident reporter. The finding's photos are linked as the company's (PhotoKind.PROPERTY: staff only,
+    never shown to a resident). `actor` is the staff member who reported it, or the system when a dissuaded
+    finding was not put right in time; which finding it was is the property service's business."""
+    if actor.role not in {Role.PROPERTY_STAFF, Role.SYSTEM}:
+        raise Forbidden()
+    if data.source is not CaseSource.PROPERTY or data.estate_id is None or not data.source_detail:
+        raise ValidationFailed.on("source", "物业上报须注明物业服务企业和小区")
+    photos = _stored_photos(session, photo_ids)
+    case, _created = submit_report(session, None, dataclasses.replace(data, photo_ids=[]), now=now)
+    case.photos = [
+        CasePhoto(upload_id=p.id, kind=PhotoKind.PROPERTY, position=i) for i, p in enumerate(photos)
+    ]
+    detail = {"company": data.source_detail, "ref": data.external_ref}
+    record_event(
+        session, case, "property_report", None, None, actor, note=note, public=False, data=detail, now=now
+    )
+    record_audit(session, actor, "case.property_report", "case", case.tracking_no, detail=detail, now=now)
+    return case
+
+
+def _stored_photos(session: Session, photo_ids: Sequence[str]) -> list[Upload]:
+    """The uploads named, in order (whose they may be is for the caller to have checked)."""
+    if len(photo_ids) > MAX_PHOTOS:
+        raise ValidationFailed.on("photos", f"最多 {MAX_PHOTOS} 张照片")
+    uploads = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(photo_ids)))}
+    if any(photo_id not in uploads for photo_id in photo_ids):
+        raise ValidationFailed.on("photos", "照片不存在或已过期，请重新上传")
+    return [uploads[p] for p in dict.fromkeys(photo_ids)]

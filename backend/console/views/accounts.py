@@ -29,7 +29,9 @@ from backend.staff.services import (
     end_staff_sessions,
     get_staff,
     list_staff,
+    make_company_manager,
     reset_staff_password,
+    unmake_company_manager,
 )
 from backend.text import Password
 
@@ -99,6 +101,8 @@ ACCOUNT_ACTIONS = {
     "disable": (disable_staff, "已停用账号 {}，其所有登录已退出"),
     "enable": (enable_staff, "已启用账号 {}"),
     "sign-out": (end_staff_sessions, "已将账号 {} 强制下线"),
+    "make-manager": (make_company_manager, "已将账号 {} 设为其物业公司的管理员"),
+    "unmake-manager": (unmake_company_manager, "已取消账号 {} 的物业公司管理员身份"),
 }
 
 

@@ -28,7 +28,9 @@ from backend.taxonomy.services import list_categories
 @require()
 def home() -> ResponseReturnValue:
     role = Role(current_staff().role)
-    if role in {Role.EDITOR, Role.PROPERTY_STAFF}:
+    if role is Role.PROPERTY_STAFF:
+        return redirect(url_for("console.company_home"))
+    if role is Role.EDITOR:
         return render_template("console/error.html", message="此角色的功能尚未开放"), 403
     return redirect(url_for("console.inbox"))
 

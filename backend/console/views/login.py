@@ -54,10 +54,11 @@ def login_post() -> ResponseReturnValue:
 
 
 def _next_page(target: str) -> str:
-    """Where to go after logging in: a console page the login page was sent from, else the inbox."""
+    """Where to go after logging in: a console page the login page was sent from, else the home of the
+    account's role (the inbox, or a property company's page)."""
     if target.startswith("/console/") and target.isprintable() and "\\" not in target:
         return target
-    return url_for("console.inbox")
+    return url_for("console.home")
 
 
 @console_bp.post("/logout")
