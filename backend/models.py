@@ -1,8 +1,10 @@
 """Imports every domain's models so that Base.metadata is complete (for Alembic and tests)."""
 
 from backend.accounts import models as accounts_models
+from backend.articles import models as articles_models
 from backend.audit import models as audit_models
 from backend.cases import models as cases_models
+from backend.community import models as community_models
 from backend.db import Base
 from backend.hotline import models as hotline_models
 from backend.messages import models as messages_models
@@ -15,8 +17,10 @@ from backend.uploads import models as uploads_models
 __all__ = [
     "Base",
     "accounts_models",
+    "articles_models",
     "audit_models",
     "cases_models",
+    "community_models",
     "hotline_models",
     "messages_models",
     "org_models",

@@ -734,3 +734,12 @@ class PatrolFormOut(BaseModel):
     renovations: list[PatrolRenovationOut] = Field(description="本公司已登记、施工中或待补审批的装修")
     max_photos: int = Field(description="每条发现最多照片数")
     max_age_days: int = Field(description="可补录的天数")
+
+
+# ---------------------------------------------------------------- articles (schemas go below)
+
+
+# ---------------------------------------------------------------- resident preferences and pushes (schemas go below)
+
+
+# ---------------------------------------------------------------- events and suggestions (schemas go below)

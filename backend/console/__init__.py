@@ -27,18 +27,22 @@ def init_app(app: Flask) -> None:
     from backend.console import template_helpers  # noqa: F401
     from backend.console.views import (  # noqa: F401
         accounts,
+        articles,
         audit_log,
         bureau,
         case_actions,
         case_page,
         companies,
         company_staff,
+        events,
         inbox,
         intake,
         login,
         patrols,
         property_duty,
+        pushes,
         renovations,
+        suggestions,
     )
 
     app.register_blueprint(console_bp)

@@ -1,0 +1,1 @@
+"""Campaign events in the console: a studio announces them, sees who signed up and marks who came."""

@@ -1,0 +1,1 @@
+"""Legal-education articles in the mini-program: by category and tag, search, detail, related articles."""

@@ -1,0 +1,1 @@
+"""Campaign events in the mini-program: upcoming ones near the resident, signing up and cancelling."""
