@@ -70,6 +70,22 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
+# The kinds of thing an entry is about, as the audit page names them.
+TARGET_LABELS: dict[str, str] = {
+    "case": "工单",
+    "staff": "账号",
+    "estate": "小区",
+    "property_company": "物业公司",
+    "renovation": "装修登记",
+    "patrol": "巡查记录",
+    "patrol_finding": "巡查发现",
+    "article": "普法文章",
+    "push": "文章推送",
+    "event": "活动",
+    "suggestion": "居民建议",
+}
+
+
 def action_label(action: str) -> str:
     """The action's Chinese name; one without a name (recorded by newer code) shows as its code."""
     return ACTION_LABELS.get(action, action)

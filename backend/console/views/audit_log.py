@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
 
-from backend.audit.services import ACTION_LABELS, list_audit
+from backend.audit.services import ACTION_LABELS, TARGET_LABELS, list_audit
 from backend.console.blueprint import BUREAU, console_bp, require
 from backend.db import get_session
 
@@ -20,4 +20,6 @@ def audit() -> ResponseReturnValue:
         action=request.args.get("action") or None,
         page=request.args.get("page", 1, type=int),
     )
-    return render_template("console/audit.html", page=page, action_labels=ACTION_LABELS)
+    return render_template(
+        "console/audit.html", page=page, action_labels=ACTION_LABELS, target_labels=TARGET_LABELS
+    )
