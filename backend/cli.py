@@ -40,6 +40,9 @@ def init_app(app: Flask) -> None:
     from backend.property.cli import property_group
 
     app.cli.add_command(property_group)
+    from backend.community.cli import community_group
+
+    app.cli.add_command(community_group)
 
 
 @click.group("db", help="Database migrations (Alembic).")
@@ -146,6 +149,12 @@ def notifications_relay(older_than: int) -> None:
         enqueue_notification(session, notification_id)
     session.commit()
     click.echo(f"re-queued {len(ids)} notifications")
+    from backend.articles.pushes import relay_pushes
+    from backend.clock import now
+
+    queued = relay_pushes(session, now=now(), sends_per_second=get_config().WECHAT_SENDS_PER_SECOND)
+    session.commit()
+    click.echo(f"re-queued {queued} article deliveries")
 
 
 @click.group("users", help="Console accounts.")

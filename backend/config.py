@@ -55,6 +55,12 @@ class Config:
     WECHAT_TEMPLATE_CASE_STATUS: str = _setting(
         "", "subscribe-message template id for case status changes; empty sends none"
     )
+    WECHAT_TEMPLATE_ARTICLE: str = _setting(
+        "", "subscribe-message template id for articles pushed to residents; empty sends in-app messages only"
+    )
+    WECHAT_SENDS_PER_SECOND: int = _setting(
+        20, "subscribe messages of article pushes sent per second at most, by every worker together"
+    )
     AUTH_TOKEN_TTL_DAYS: int = _setting(30, "days a mini-program bearer token stays valid")
     REPORTS_PER_DAY: int = _setting(10, "reports one user may file per day (Shanghai time)")
     UPLOAD_DIR: str = _setting("", "folder of uploaded photos; empty means `instance/uploads`")
@@ -94,6 +100,10 @@ class Config:
             raise ConfigError(f"APP_ENV must be development, production or testing, not {self.APP_ENV!r}")
         if self.PROXY_COUNT < 0:
             raise ConfigError(f"PROXY_COUNT must be 0 or more, not {self.PROXY_COUNT}")
+        if self.WECHAT_SENDS_PER_SECOND < 1:
+            raise ConfigError(
+                f"WECHAT_SENDS_PER_SECOND must be 1 or more, not {self.WECHAT_SENDS_PER_SECOND}"
+            )
         if self.is_production:
             missing = [
                 name
@@ -128,7 +138,8 @@ class Config:
     @property
     def subscribe_templates(self) -> dict[str, str]:
         """Subscribe-message kind -> WeChat template id, for the kinds that are configured."""
-        return {kind: tid for kind, tid in {"case_status": self.WECHAT_TEMPLATE_CASE_STATUS}.items() if tid}
+        templates = {"case_status": self.WECHAT_TEMPLATE_CASE_STATUS, "article": self.WECHAT_TEMPLATE_ARTICLE}
+        return {kind: tid for kind, tid in templates.items() if tid}
 
     @property
     def database_url(self) -> str:

@@ -26,3 +26,10 @@ class AppWorker(Worker):
         prepare_for_fork(self.app)  # the bot is shared by every work horse forked below
         with self.app.app_context():
             return super().work(*args, **kwargs)
+
+    def execute_job(self, job: Any, queue: Any) -> Any:
+        if self.app is not None:
+            from backend.chat.loader import refresh_before_fork
+
+            refresh_before_fork(self.app)  # the work horse inherits the articles published now
+        return super().execute_job(job, queue)

@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +21,7 @@ from bot.content import INTENTS, OUT_OF_SCOPE, Content, Example, load_content, l
 from bot.features import KeywordSpotter, Vectorizer
 from bot.places import Gazetteer
 from bot.reading import Reader
-from bot.retrieval import Answer, Retriever
+from bot.retrieval import Answer, ArticleText, Item, Retriever
 from bot.rules import (
     EMERGENCY_ANSWERS,
     asks_progress,
@@ -95,7 +95,7 @@ class _Models:
 
 class Bot:
     """Build with `Bot.load(content_dir)` once per process; afterwards every method only reads, except
-    `add_articles`, which swaps in a new retrieval index."""
+    `replace_articles` (and `add_articles`), which swaps in a new retrieval index."""
 
     def __init__(
         self,
@@ -280,22 +280,36 @@ class Bot:
         if self.reader.read(text).empty:
             return Answer(HUMAN_ANSWER, None, [], 0.0, "human")
         votes = self.category_scores(text)
-        hits = self.retriever.rank(self.terms(text), votes)
+        index = self.retriever.index  # one set of articles for the whole answer, whatever is swapped in
+        hits = index.rank(self.terms(text), votes)
         fallback, shown = self.retriever.decide(hits)
         best_category = max(votes, key=votes.__getitem__)
         if fallback is None:
             item = shown[0].item
-            kind, _, key = item.key.partition(":")
-            answer = item.answer if kind == "faq" else f"《{item.title}》{_excerpt(item.answer)}"
+            key = item.key.partition(":")[2]
+            confidence = round(min(1.0, shown[0].score), 4)
+            if item.is_article:
+                return Answer(
+                    answer=_article_answer(item),
+                    category=item.category,
+                    sources=[s.as_dict() for s in item.sources],
+                    confidence=confidence,
+                    fallback=None,
+                    article_id=key,
+                    article_slug=item.slug,
+                    article_title=item.title,
+                )
             return Answer(
-                answer=answer,
+                answer=item.answer,
                 category=item.category,
                 sources=[s.as_dict() for s in item.sources],
-                confidence=round(min(1.0, shown[0].score), 4),
+                confidence=confidence,
                 fallback=None,
                 suggestions=[],
-                faq_id=key if kind == "faq" else None,
-                article_id=key if kind == "article" else None,
+                faq_id=key,
+                related_articles=[
+                    {"slug": a.slug or "", "title": a.title} for a in index.related(item.category)
+                ],
             )
         if best_category == OUT_OF_SCOPE and votes[OUT_OF_SCOPE] >= 0.5 and fallback == "human":
             return Answer(OUT_OF_SCOPE_ANSWER, OUT_OF_SCOPE, [], round(votes[OUT_OF_SCOPE], 4), None)
@@ -316,8 +330,20 @@ class Bot:
             category = hits[0].item.category
         return Answer(HUMAN_ANSWER, category, [], round(votes[best_category], 4), "human")
 
+    def replace_articles(self, articles: Iterable[ArticleText], version: Hashable | None = None) -> None:
+        """Answer from exactly these published articles from now on, labelled `version` (whatever the caller
+        compares: the database's index version). The new index is built aside and swapped in, so it is safe
+        while answering; an article left out is never answered from again."""
+        self.retriever.replace_articles(articles, version)
+
+    @property
+    def articles_version(self) -> Hashable | None:
+        """The `version` of the articles answered from now (None: never given)."""
+        return self.retriever.articles_version
+
     def add_articles(self, articles: Iterable[Mapping[str, str]]) -> None:
-        """Make legal-education articles ({id, title, body, category}) answerable; safe while answering."""
+        """Make legal-education articles ({id, title, body, category}) answerable besides those there are;
+        safe while answering."""
         self.retriever.add_articles(articles)
 
 
@@ -352,6 +378,11 @@ def _looks_like_question(text: str) -> bool:
         marker in text
         for marker in ("?", "吗", "怎么", "如何", "能不能", "可不可以", "是否", "算不算", "多少", "哪些")
     )
+
+
+def _article_answer(item: Item) -> str:
+    """An article's answer: what it says in short, citing it by title."""
+    return f"{item.summary or _excerpt(item.answer)}（摘自普法文章《{item.title}》）"
 
 
 def _excerpt(body: str, limit: int = 120) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +24,7 @@ FULL_VOTE_TEXT_SCORE = 0.2  # below this text score the classifier's vote counts
 ANSWER_TEXT_WEIGHT = 0.3  # an FAQ answer's words count, but less than its questions' words
 SUGGESTIONS = 3
 UNKNOWN_WORD_WEIGHT = 0.5
+RELATED_ARTICLES = 3  # published articles offered after an FAQ answer, on the answer's topic
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,40 @@ class Item:
     """One thing the bot can answer with: an FAQ or a legal-education article."""
 
     key: str  # faq:<id> or article:<id>
-    category: str | None
-    questions: tuple[str, ...]  # for an article, its title
-    answer: str
+    category: str | None  # an article's first category
+    questions: tuple[str, ...]  # for an article, its title (and its summary)
+    answer: str  # for an article, its summary and body as plain text
     sources: tuple[Source, ...] = ()
+    slug: str | None = None  # an article's
+    summary: str = ""  # an article's
+    categories: tuple[str, ...] = ()  # an article's, all of them
 
     @property
     def title(self) -> str:
         return self.questions[0]
+
+    @property
+    def is_article(self) -> bool:
+        return self.key.startswith("article:")
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The categories the item is about (an FAQ has one)."""
+        return self.categories or ((self.category,) if self.category else ())
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """A published legal-education article as the bot indexes it; `body` is plain text (the caller has read
+    the Markdown), `sources` its legal basis."""
+
+    id: str
+    title: str
+    body: str
+    slug: str = ""
+    summary: str = ""
+    categories: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
 
 
 @dataclass
@@ -62,6 +89,10 @@ class Answer:
     suggestions: list[str] = field(default_factory=list)
     faq_id: str | None = None
     article_id: str | None = None
+    article_slug: str | None = None  # the article answered from, its slug and title
+    article_title: str | None = None
+    # published articles on the topic of an FAQ answer, offered after it: [{slug, title}]
+    related_articles: list[dict[str, str]] = field(default_factory=list)
 
 
 class Bm25:
@@ -70,20 +101,30 @@ class Bm25:
 
     def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> None:
         self.size = len(documents)
+        counts = [Counter(doc) for doc in documents]
         lengths = np.array([len(d) for d in documents], dtype=float)
         average = float(lengths.mean()) if self.size and lengths.sum() else 1.0
         df: Counter[str] = Counter()
-        for doc in documents:
-            df.update(set(doc))
+        for count in counts:
+            df.update(count.keys())
         self.idf = {t: math.log(1 + (self.size - n + 0.5) / (n + 0.5)) for t, n in df.items()}
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for i, doc in enumerate(documents):
-            norm = k1 * (1 - b + b * lengths[i] / average)
-            for term, tf in Counter(doc).items():
-                ids, weights = postings.setdefault(term, ([], []))
-                ids.append(i)
-                weights.append(self.idf[term] * tf * (k1 + 1) / (tf + norm))
-        self.postings = {t: (np.array(ids), np.array(w)) for t, (ids, w) in postings.items()}
+        # every (document, term) pair's weight at once, then cut into each term's postings (doc order kept):
+        # rebuilding an index with the articles must take milliseconds, not a Python loop per pair
+        terms = list(self.idf)
+        number = {t: i for i, t in enumerate(terms)}
+        doc_ids = np.array([i for i, count in enumerate(counts) for _ in count], dtype=int)
+        term_ids = np.array([number[t] for count in counts for t in count], dtype=int)
+        tf = np.array([n for count in counts for n in count.values()], dtype=float)
+        norm = k1 * (1 - b + b * lengths / average)
+        idf = np.array([self.idf[t] for t in terms])
+        weights = idf[term_ids] * tf * (k1 + 1) / (tf + norm[doc_ids])
+        order = np.argsort(term_ids, kind="stable")
+        ids, weights = doc_ids[order], weights[order]
+        ends = np.cumsum(np.bincount(term_ids, minlength=len(terms))).tolist()
+        starts = [0, *ends[:-1]]
+        self.postings = {
+            t: (ids[start:end], weights[start:end]) for t, start, end in zip(terms, starts, ends, strict=True)
+        }
         self.unknown_idf = math.log(1 + (self.size + 0.5) / 0.5) if self.size else 1.0
 
     def scores(self, query: Iterable[str]) -> np.ndarray:
@@ -102,19 +143,51 @@ class Bm25:
         return np.minimum(1.0, scores / ideal) if ideal else scores
 
 
-class _Index:
-    """An immutable index over a set of items; rebuilt whole and swapped in when articles change."""
+@dataclass(frozen=True)
+class _Doc:
+    """An item with its text already cut into terms, kept between rebuilds so that only new text is cut."""
 
-    def __init__(self, items: Sequence[Item], terms: Callable[[str], list[str]]) -> None:
-        self.items = list(items)
+    item: Item
+    questions: tuple[list[str], ...]
+    answer: list[str]
+
+
+class _Index:
+    """An immutable index over a set of items, with the version of the articles it was built from; rebuilt
+    whole and swapped in when articles change. FAQ answers and article bodies are scored apart (an article
+    is far longer than an answer: one length average for both would shift every FAQ's score)."""
+
+    def __init__(
+        self,
+        faqs: Sequence[_Doc],
+        faq_answers: Bm25,
+        articles: Sequence[_Doc] = (),
+        version: Hashable | None = None,
+    ) -> None:
+        self.version = version
+        docs = [*faqs, *articles]
+        self.items = [doc.item for doc in docs]
+        self.articles = [doc.item for doc in articles]
         question_docs, question_owner = [], []
-        for position, item in enumerate(self.items):
-            for question in item.questions:
-                question_docs.append(terms(question))
+        for position, doc in enumerate(docs):
+            for terms in doc.questions:
+                question_docs.append(terms)
                 question_owner.append(position)
         self.questions = Bm25(question_docs)
         self.question_owner = np.array(question_owner, dtype=int)
-        self.answers = Bm25([terms(item.answer) for item in self.items])
+        self.answers: list[tuple[slice, Bm25]] = [(slice(0, len(faqs)), faq_answers)]
+        if articles:
+            self.answers.append((slice(len(faqs), len(docs)), Bm25([doc.answer for doc in articles])))
+        # each item's categories as numbers into `topics` (-1: none, which picks the vote vector's final 0)
+        self.topics = sorted({topic for item in self.items for topic in item.topics})
+        number = {topic: i for i, topic in enumerate(self.topics)}
+        self.first_topic = np.array([number[i.topics[0]] if i.topics else -1 for i in self.items], dtype=int)
+        more = [(position, number[t]) for position, i in enumerate(self.items) for t in i.topics[1:]]
+        self.more_topics = (
+            np.array([p for p, _ in more], dtype=int),
+            np.array([t for _, t in more], dtype=int),
+        )
+        self.is_article = np.array([item.is_article for item in self.items], dtype=bool)
 
     def rank(self, query: list[str], category_votes: Mapping[str, float]) -> list[Hit]:
         if not self.items:
@@ -122,52 +195,105 @@ class _Index:
         best_question = np.zeros(len(self.items))
         if self.questions.size:
             np.maximum.at(best_question, self.question_owner, self.questions.scores(query))
-        text_scores = np.minimum(1.0, best_question + ANSWER_TEXT_WEIGHT * self.answers.scores(query))
-        votes = np.array(
-            [category_votes.get(item.category, 0.0) if item.category else 0.0 for item in self.items]
-        )
+        answer_scores = np.zeros(len(self.items))
+        for positions, bm25 in self.answers:
+            answer_scores[positions] = bm25.scores(query)
+        text_scores = np.minimum(1.0, best_question + ANSWER_TEXT_WEIGHT * answer_scores)
+        vector = np.array([*(category_votes.get(t, 0.0) for t in self.topics), 0.0])
+        votes = vector[self.first_topic]  # an item's best vote among its categories
+        if len(self.more_topics[0]):
+            np.maximum.at(votes, self.more_topics[0], vector[self.more_topics[1]])
         # the classifier re-ranks plausible matches; it cannot make a weak word match look strong
         combined = text_scores + CATEGORY_WEIGHT * votes * np.minimum(1.0, text_scores / FULL_VOTE_TEXT_SCORE)
         order = np.argsort(-combined, kind="stable")
-        return [
-            Hit(self.items[i], float(combined[i]), float(text_scores[i])) for i in order[: SUGGESTIONS + 2]
-        ]
+        # the best few, and enough FAQs among them to judge an FAQ's margin over other FAQs (see decide)
+        shown = best = order[: SUGGESTIONS + 2]
+        if self.articles:
+            best_faqs = order[~self.is_article[order]][: SUGGESTIONS + 2]
+            shown = np.concatenate([best, best_faqs[~np.isin(best_faqs, best)]])
+        return [Hit(self.items[i], float(combined[i]), float(text_scores[i])) for i in shown]
+
+    def related(self, category: str | None, limit: int = RELATED_ARTICLES) -> list[Item]:
+        """Articles on `category`, those whose first category it is first, each group in the given order."""
+        if not category:
+            return []
+        primary = [a for a in self.articles if a.category == category]
+        secondary = [a for a in self.articles if a.category != category and category in a.categories]
+        return [*primary, *secondary][:limit]
 
 
 class Retriever:
-    """Answers questions from the FAQ and, when added, legal-education articles."""
+    """Answers questions from the FAQ and legal-education articles. The set of articles is replaced whole
+    (`replace_articles`) by building a new index aside and swapping it in: a question being answered keeps
+    the index it started with."""
 
     def __init__(self, faqs: Iterable[Faq], terms: Callable[[str], list[str]]) -> None:
         self._terms = terms
-        self._faq_items = [
-            Item(
-                key=f"faq:{f.id}",
-                category=f.category,
-                questions=f.questions,
-                answer=f.answer,
-                sources=f.sources,
+        self._faq_docs = [
+            self._doc(
+                Item(
+                    key=f"faq:{f.id}",
+                    category=f.category,
+                    questions=f.questions,
+                    answer=f.answer,
+                    sources=f.sources,
+                )
             )
             for f in faqs
         ]
-        self._article_items: list[Item] = []
+        self._faq_answers = Bm25([doc.answer for doc in self._faq_docs])  # the same whatever the articles
+        self._article_docs: dict[str, _Doc] = {}
         self._lock = threading.Lock()
-        self._index = _Index(self._faq_items, terms)
+        self._index = _Index(self._faq_docs, self._faq_answers)
+
+    def _doc(self, item: Item) -> _Doc:
+        return _Doc(item, tuple(self._terms(q) for q in item.questions), self._terms(item.answer))
+
+    @property
+    def index(self) -> _Index:
+        """The index in use now; hold on to it to answer one question from one set of articles."""
+        return self._index
+
+    @property
+    def articles_version(self) -> Hashable | None:
+        """The version given with the set of articles answered from now (None: none given)."""
+        return self._index.version
+
+    def replace_articles(self, articles: Iterable[ArticleText], version: Hashable | None = None) -> None:
+        """Answer from exactly these articles from now on (an article left out is never answered from again),
+        labelled `version`. Text already indexed is not cut again."""
+        items = [_article_item(a) for a in articles]
+        with self._lock:
+            kept = self._article_docs
+            docs = {}
+            for item in items:
+                known = kept.get(item.key)
+                docs[item.key] = known if known is not None and known.item == item else self._doc(item)
+            self._swap(docs, version)
 
     def add_articles(self, articles: Iterable[Mapping[str, str]]) -> None:
-        """Add or replace legal-education articles ({id, title, body, category}); the index is rebuilt
-        aside and swapped in, so answers in flight keep using the old one."""
+        """Add or replace legal-education articles ({id, title, body, category}) and keep the others; the
+        index is rebuilt aside and swapped in, so answers in flight keep using the old one. The set then has
+        no version (replace_articles gives one)."""
         with self._lock:
-            by_id = {item.key: item for item in self._article_items}
+            docs = dict(self._article_docs)
             for article in articles:
-                key = f"article:{article['id']}"
-                by_id[key] = Item(
-                    key=key,
-                    category=article.get("category") or None,
-                    questions=(str(article["title"]),),
-                    answer=str(article.get("body", "")),
+                category = article.get("category") or ""
+                item = _article_item(
+                    ArticleText(
+                        id=str(article["id"]),
+                        title=str(article["title"]),
+                        body=str(article.get("body", "")),
+                        categories=(category,) if category else (),
+                    )
                 )
-            self._article_items = list(by_id.values())
-            self._index = _Index([*self._faq_items, *self._article_items], self._terms)
+                docs[item.key] = self._doc(item)
+            self._swap(docs, None)
+
+    def _swap(self, docs: dict[str, _Doc], version: Hashable | None) -> None:
+        index = _Index(self._faq_docs, self._faq_answers, list(docs.values()), version)
+        self._article_docs = docs
+        self._index = index  # one reference assignment: readers see the old index or the new, whole
 
     def search(self, text: str, category_votes: Mapping[str, float]) -> list[Hit]:
         return self.rank(self._terms(text), category_votes)
@@ -177,12 +303,38 @@ class Retriever:
         return self._index.rank(terms, category_votes)
 
     def decide(self, hits: list[Hit]) -> tuple[str | None, list[Hit]]:
-        """(fallback, hits to show): answer with the top hit, offer the closest ones, or hand over."""
+        """(fallback, hits to show): answer with the top hit, offer the closest ones, or hand over.
+
+        An FAQ's margin is judged against the other FAQs only: an article on the same matter is offered
+        after the FAQ's answer, it is no rival reading of the question. An article's margin is judged
+        against everything, so a close FAQ makes both offered."""
         if not hits or hits[0].score < SUGGEST_SCORE:
             return "human", []
         top = hits[0]
-        runner_up = next((h for h in hits[1:] if h.item.key != top.item.key), None)
+        runner_up = next(
+            (
+                h
+                for h in hits[1:]
+                if h.item.key != top.item.key and (top.item.is_article or not h.item.is_article)
+            ),
+            None,
+        )
         margin = top.score - (runner_up.score if runner_up else 0.0)
         if top.score >= ANSWER_SCORE and margin >= ANSWER_MARGIN:
             return None, [top]
         return "suggest", hits[:SUGGESTIONS]
+
+
+def _article_item(article: ArticleText) -> Item:
+    summary = " ".join(article.summary.split())
+    categories = tuple(c for c in article.categories if c)
+    return Item(
+        key=f"article:{article.id}",
+        category=categories[0] if categories else None,
+        questions=(article.title, summary) if summary else (article.title,),
+        answer=f"{summary}\n{article.body}" if summary else article.body,
+        sources=article.sources,
+        slug=article.slug or None,
+        summary=summary,
+        categories=categories,
+    )

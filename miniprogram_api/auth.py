@@ -39,6 +39,11 @@ PUBLIC_ENDPOINTS = {
     "mp.get_categories",
     "mp.login",
     "mp.get_upload",  # checks a signature or the token itself
+    "mp.get_articles",  # published articles: residents read them without logging in
+    "mp.search_articles",
+    "mp.get_related_articles",
+    "mp.get_article",
+    "mp.get_article_image",
 }
 
 

@@ -29,11 +29,20 @@ class ChatBody(StrictBody):
     photos: list[UploadId] = Field(default_factory=list, max_length=9, description="上传接口返回的照片 id")
 
 
+class ChatArticle(BaseModel):
+    slug: str = Field(description="普法文章的标识，用于打开文章详情")
+    title: str
+
+
 class ChatOut(BaseModel):
     session_id: str
     text: str
     quick_replies: list[str]
     tracking_no: str | None
+    article: ChatArticle | None = Field(None, description="回答摘自的普法文章")
+    articles: list[ChatArticle] = Field(
+        default_factory=list, description="回答问题后推荐的相关普法文章（同一类别）"
+    )
 
 
 @mp_api.post("/bot/messages", tags=[chat_tag], security=BEARER, responses={200: ChatOut, 401: ErrorBody})
@@ -59,4 +68,6 @@ def post_bot_message(body: ChatBody) -> dict:
         text=reply.text,
         quick_replies=reply.quick_replies,
         tracking_no=reply.tracking_no,
+        article=ChatArticle(slug=reply.article.slug, title=reply.article.title) if reply.article else None,
+        articles=[ChatArticle(slug=a.slug, title=a.title) for a in reply.articles],
     ).model_dump()

@@ -9,6 +9,7 @@ from flask_openapi3 import Tag
 from pydantic import BaseModel
 
 from backend.accounts.models import User
+from backend.articles.services import related_articles
 from backend.cases.models import Case, CaseStatus
 from backend.cases.services.filing import submit_report
 from backend.cases.services.life import rate_case, support_case, withdraw_case
@@ -22,6 +23,7 @@ from backend.uploads.services import sign_upload
 from miniprogram_api.auth import BEARER, current_user
 from miniprogram_api.blueprint import mp_api
 from miniprogram_api.schemas import (
+    ArticleRef,
     CategoryRef,
     Deadlines,
     EstateRef,
@@ -59,7 +61,8 @@ ERRORS: dict[str | int, type[BaseModel] | dict[Any, Any] | None] = {
     responses={201: ReportOut, 200: ReportOut, 429: ErrorBody, **ERRORS},
 )
 def post_report(body: ReportBody) -> tuple[dict, int]:
-    """提交反映。相同 client_request_id 的重试返回第一次创建的反映（200），不会重复立案。"""
+    """提交反映。相同 client_request_id 的重试返回第一次创建的反映（200），不会重复立案。应答中的
+    related_articles 是这一类别的普法文章（最多 3 篇），可在提交成功页推荐阅读。"""
     user = current_user()
     session = get_session()
     case, created = submit_report(
@@ -69,7 +72,12 @@ def post_report(body: ReportBody) -> tuple[dict, int]:
         daily_limit=get_config().REPORTS_PER_DAY,
     )
     session.commit()
-    return report_out(case, user), 201 if created else 200
+    out = report_out(case, user)
+    out["related_articles"] = [
+        ArticleRef(slug=a.slug, title=a.title, summary=a.summary).model_dump()
+        for a in related_articles(session, [case.category_code], limit=3)
+    ]
+    return out, 201 if created else 200
 
 
 @mp_api.get("/reports", tags=[reports_tag], security=BEARER, responses={200: ReportPage, 401: ErrorBody})

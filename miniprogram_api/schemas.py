@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from backend.articles.preferences import MAX_ESTATES, TOPIC_CODES
+from backend.articles.services import SLUG_PATTERN as ARTICLE_SLUG
 from backend.cases.services.filing import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS, ReportInput
 from backend.cases.services.timeline import RATING_LABELS
+from backend.community.events import EventStatus
+from backend.community.suggestions import TEXT_MAX as SUGGESTION_MAX
+from backend.community.suggestions import TEXT_MIN as SUGGESTION_MIN
+from backend.community.suggestions import SuggestionInput
 from backend.db import RowId
 from backend.errors import PlainText, explain_pattern, label_choices
 from backend.messages.services import MAX_MARK_READ
@@ -27,7 +33,7 @@ from backend.property.patrols import (
     PatrolInput,
 )
 from backend.property.renovations import RenovationInput
-from backend.taxonomy.services import CategoryCode
+from backend.taxonomy.services import CategoryCode, InScopeCategory
 from backend.text import Description
 
 UPLOAD_ID = explain_pattern(r"^[0-9a-f]{32}$", "应为上传接口返回的照片编号（32 位）")
@@ -307,6 +313,10 @@ class ReportOut(BaseModel):
     supporter_count: int = 0
     can_withdraw: bool = False
     can_rate: bool = False
+    related_articles: list[ArticleRef] = Field(
+        default_factory=list,
+        description="与这一类别相关的普法文章（最多 3 篇，{slug, title, summary}）：只在提交反映的应答中给出",
+    )
 
 
 class ReportPage(BaseModel):
@@ -739,7 +749,205 @@ class PatrolFormOut(BaseModel):
 # ---------------------------------------------------------------- articles (schemas go below)
 
 
+ArticleSlug = Annotated[str, StringConstraints(pattern=explain_pattern(ARTICLE_SLUG, "应为文章的链接名"))]
+
+
+class ArticleRef(BaseModel):
+    slug: str = Field(description="文章的链接名：GET /articles/{slug} 读全文")
+    title: str
+    summary: str
+
+
+class ArticleCard(ArticleRef):
+    categories: list[CategoryRef]
+    tags: list[str]
+    cover_url: str | None = Field(description="封面图片的地址；没有封面为 null")
+    published_at: dt.datetime | None
+
+
+class ArticlePage(BaseModel):
+    data: list[ArticleCard]
+    pagination: Pagination
+
+
+class ArticleQuery(PageQuery):
+    category: CategoryCode | None = Field(None, description="只看这个类别的文章")
+    tag: str = Field("", max_length=16, description="只看带这个标签的文章")
+
+
+class ArticleSearchQuery(PageQuery):
+    q: str = Field(min_length=1, max_length=50, description="搜索的字词，如「楼顶搭阳光房会被拆吗」")
+
+
+class ArticleHit(ArticleCard):
+    title_html: str = Field(description="标题，命中的词用 <em> 标出（其余已转义，可直接交给 rich-text）")
+    excerpt_html: str = Field(description="摘要或正文中命中处的片段，同样用 <em> 标出")
+    score: float = Field(description="相关程度，越大越相关（结果已按它排序）")
+
+
+class ArticleSearchPage(BaseModel):
+    words: list[str] = Field(description="分词后用来搜索的词")
+    data: list[ArticleHit]
+    pagination: Pagination
+
+
+class RelatedQuery(Strict):
+    category: CategoryCode = Field(description="问题类别代码")
+    limit: int = Field(3, ge=1, le=10, description="最多几篇")
+
+
+class ArticleList(BaseModel):
+    data: list[ArticleCard]
+
+
+class ArticlePath(BaseModel):
+    slug: ArticleSlug
+
+
+class ArticleImagePath(BaseModel):
+    upload_id: str = Field(pattern=UPLOAD_ID)
+
+
+class ArticleOut(ArticleCard):
+    html: str = Field(
+        description="正文：Markdown 渲染后经过清理的 HTML，只含 rich-text 支持的标签，可直接交给 rich-text 组件"
+    )
+    audience: str = Field(description="读者：居民、物业、业主与施工单位")
+    legal_basis: list[BasisOut]
+    version: int = Field(description="当前版本号")
+    updated_at: dt.datetime
+    related: list[ArticleCard] = Field(description="同类别的其他文章（最多 3 篇）")
+
+
 # ---------------------------------------------------------------- resident preferences and pushes (schemas go below)
 
 
+class PreferencesBody(StrictBody):
+    pushes: bool = Field(description="是否接收普法文章推送")
+    topics: list[InScopeCategory] = Field(
+        max_length=len(TOPIC_CODES), description="想接收的专题（问题类别代码）；空表示全部专题"
+    )
+    estate_ids: list[RowId] = Field(
+        max_length=MAX_ESTATES, description=f"居住或关注的小区 id（小区接口返回），最多 {MAX_ESTATES} 个"
+    )
+
+
+class FollowedEstateOut(BaseModel):
+    id: int
+    name: str
+    town: TownRef
+
+
+class ArticleSubscriptionOut(BaseModel):
+    template_id: str | None = Field(
+        description="普法文章推送的订阅消息模板 id，用于 wx.requestSubscribeMessage；未配置时为空"
+    )
+    credits: int = Field(description="已授权、尚未收到的推送订阅消息条数")
+
+
+class PreferencesOut(BaseModel):
+    pushes: bool
+    topics: list[str] = Field(description="问题类别代码；空表示全部专题")
+    estates: list[FollowedEstateOut]
+    max_estates: int
+    subscription: ArticleSubscriptionOut
+
+
 # ---------------------------------------------------------------- events and suggestions (schemas go below)
+
+
+class EventPath(BaseModel):
+    event_id: RowId
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str = Field(
+        description="public_day 7·15 城管公众日；outreach_week 进社区活动周；lecture 普法宣传；consultation 法律咨询"
+    )
+    kind_label: str
+    title: str
+    description: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    place: str = Field(description="具体地点，如 小区党群服务站二楼活动室")
+    town: TownRef
+    estate: EstateRef | None = Field(description="活动所在小区；为空时面向全街镇")
+    capacity: int
+    places_left: int = Field(description="剩余名额")
+    status: EventStatus = Field(description="upcoming 报名中；ongoing 进行中；ended 已结束；cancelled 已取消")
+    status_label: str
+    at_my_estate: bool = Field(description="活动在您选择的小区")
+    signed_up: bool = Field(description="您已报名（未取消）")
+    can_sign_up: bool
+    can_cancel: bool = Field(description="可以取消报名（活动开始前）")
+
+
+class EventPage(BaseModel):
+    data: list[EventOut]
+    pagination: Pagination
+    near: bool = Field(
+        description="true：按您选择的小区及其所在街镇筛选；false：您还没有选择小区，显示全区的活动"
+    )
+
+
+class SuggestionBody(StrictBody):
+    text: Description = Field(
+        min_length=SUGGESTION_MIN,
+        max_length=SUGGESTION_MAX,
+        description=f"建议内容，{SUGGESTION_MIN}–{SUGGESTION_MAX} 字",
+    )
+    photos: list[UploadId] = Field(
+        default_factory=list,
+        max_length=MAX_PHOTOS,
+        description=f"本人通过上传接口上传的照片 id，最多 {MAX_PHOTOS} 张",
+    )
+    estate_id: RowId | None = Field(None, description="建议涉及的小区 id（可选）")
+    category: CategoryCode | None = Field(None, description="建议涉及的问题类别代码（可选）")
+    client_request_id: str = Field(pattern=CLIENT_ID, description="客户端生成的请求号，重试时不变")
+
+    def to_input(self) -> SuggestionInput:
+        """The suggestion as the service takes it (the one place this body becomes a SuggestionInput)."""
+        return SuggestionInput(
+            text=self.text,
+            photo_ids=self.photos,
+            estate_id=self.estate_id,
+            category=self.category,
+            client_request_id=self.client_request_id,
+        )
+
+
+class SuggestionPath(BaseModel):
+    suggestion_id: RowId
+
+
+class SuggestionPhotoOut(BaseModel):
+    id: str
+    url: str = Field(description="照片的临时链接")
+
+
+class SuggestionStepOut(BaseModel):
+    action: Literal["submit", "reply", "forward", "close"]
+    text: str
+    at: dt.datetime
+
+
+class SuggestionOut(BaseModel):
+    id: int
+    text: str
+    status: Literal["received", "replied", "forwarded", "closed"] = Field(
+        description="received 已收到；replied 已答复；forwarded 已转交；closed 已办结"
+    )
+    status_label: str
+    estate: EstateRef | None
+    category: CategoryRef | None
+    reply: str = Field(description="社区工作室的公开答复")
+    forwarded_to: list[str] = Field(description="已转交的单位，如 徐泾中队、区局")
+    created_at: dt.datetime
+    photos: list[SuggestionPhotoOut] = []
+    record: list[SuggestionStepOut] = Field(default_factory=list, description="公开的办理过程")
+
+
+class SuggestionPage(BaseModel):
+    data: list[SuggestionOut]
+    pagination: Pagination

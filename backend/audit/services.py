@@ -67,6 +67,21 @@ ACTION_LABELS: dict[str, str] = {
     "case.property_report": "物业发现上报",
     "patrol.file": "提交巡查记录",
     "patrol.rectify": "标记发现已整改",
+    "article.create": "新建普法文章",
+    "article.save": "保存普法文章",
+    "article.restore": "恢复普法文章的旧版本",
+    "article.publish": "发布普法文章",
+    "article.withdraw": "撤回普法文章",
+    "article.seed": "载入种子文件中的普法文章",
+    "article.push": "推送普法文章",
+    "event.announce": "发布活动",
+    "event.edit": "修改活动",
+    "event.cancel": "取消活动",
+    "event.attendance": "登记活动到场情况",
+    "suggestion.reply": "答复居民建议",
+    "suggestion.tag": "标记居民建议",
+    "suggestion.forward": "转交居民建议",
+    "suggestion.close": "办结居民建议",
 }
 
 

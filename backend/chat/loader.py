@@ -1,23 +1,52 @@
-"""Loading the bot for this process: built once, with the estates of the database as its gazetteer."""
+"""Loading the bot for this process: built once, with the estates of the database as its gazetteer, and kept
+answering from the articles published now."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from flask import Flask, current_app
 
+from backend.articles.index import current_index_version, published_for_index
+from backend.db import Database
 from backend.org.services import write_gazetteer
 from bot import Bot
 from bot.dialogue import Nlu
 
+log = logging.getLogger(__name__)
+
+# One rebuild at a time in a process: a second thread that saw the same change waits, then finds it done.
+_rebuilding = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    # a fork copies the lock as it is: held, if another thread was rebuilding at that moment
+    global _rebuilding
+    _rebuilding = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
 
 def current_nlu() -> Nlu:
-    """The app's bot; the first call in a process builds it (gunicorn --preload and the RQ worker do it
-    before forking). Estates imported later reach the bot when the processes restart."""
+    """The app's bot, answering from the articles published now; the first call in a process builds it
+    (gunicorn --preload and the RQ worker do it before forking). Every call compares the articles' index
+    version with the one the bot's index was built from and rebuilds it when they differ (see
+    follow_published_articles). Estates imported later reach the bot when the processes restart."""
+    nlu = _this_process_bot()
+    if isinstance(nlu, Bot):  # a stand-in of the tests has no articles to follow
+        follow_published_articles(current_app.extensions["db"], nlu)
+    return nlu
+
+
+def _this_process_bot() -> Nlu:
     if "nlu" in current_app.extensions:  # set by tests, or by a deployment that builds its own
         nlu: Nlu = current_app.extensions["nlu"]
         return nlu
@@ -38,12 +67,54 @@ def load_nlu(content_dir: Path, gazetteer: Path | None = None, cache_dir: Path |
     return Bot.load(content_dir, gazetteer=gazetteer, cache_dir=cache_dir)
 
 
+def follow_published_articles(database: Database, bot: Bot) -> bool:
+    """Make `bot` answer from the articles published now; True when its index was rebuilt.
+
+    One primary-key read of the committed index version, on a short reader of its own (never the caller's
+    transaction: its snapshot may be older than a withdrawal that has committed, and on SQLite a reader never
+    waits for the write lock). Only when that differs from the version the bot's index was built from are the
+    published articles read, with their version, in one fresh snapshot, under this process's lock; so rebuilds
+    are serial, and each one is of a state at least as new as the one before."""
+    with database.reader() as session:
+        version = current_index_version(session)
+    if version == bot.articles_version:
+        return False
+    with _rebuilding:
+        started = time.perf_counter()
+        with database.reader() as session:
+            published = published_for_index(session)
+        if published.version == bot.articles_version:
+            return False  # another thread rebuilt it while this one waited
+        bot.replace_articles(published.articles, published.version)
+    log.info(
+        "bot: answering from %d published articles (index version %s), rebuilt in %.0f ms",
+        len(published.articles),
+        published.version,
+        (time.perf_counter() - started) * 1000,
+    )
+    return True
+
+
 def prepare_for_fork(app: Flask) -> None:
-    """Build the bot once before a process forks (gunicorn --preload, the RQ worker), so the children share
-    its memory, and close pooled connections, which no fork may inherit."""
+    """Build the bot once before a process forks (gunicorn --preload, the RQ worker), with the articles
+    published now, so the children share its memory, and close pooled connections, which no fork may
+    inherit."""
     with app.app_context():
         current_nlu()
     app.extensions["db"].engine.dispose()
+
+
+def refresh_before_fork(app: Flask) -> None:
+    """In a process that forks a child per job (the RQ worker, before each job): bring the bot's articles up
+    to date here, so that the child inherits the index instead of rebuilding it for every job; then close the
+    connection used, which no fork may inherit. A failure is only logged: the child checks again."""
+    try:
+        with app.app_context():
+            current_nlu()
+    except Exception:
+        log.exception("bot: could not bring the published articles up to date before forking")
+    finally:
+        app.extensions["db"].engine.dispose()
 
 
 @functools.lru_cache(maxsize=4)

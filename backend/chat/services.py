@@ -1,10 +1,12 @@
-"""The bot's backend: keep the conversation, file the report it collected, answer progress for the user's cases."""
+"""The bot's backend: keep the conversation, file the report it collected, answer progress for the user's cases,
+and link the articles an answer cites or offers."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,17 @@ from backend.chat.store import ConversationStore
 from backend.errors import AppError
 from backend.org.services import find_estate, find_town
 from backend.text import normalise_text
-from bot.dialogue import Nlu, Reply, Report, respond
+from bot.dialogue import Answer, Nlu, Reply, Report, Understanding, respond
+
+RELATED_ARTICLES_LINE = "相关普法文章："
+
+
+@dataclass(frozen=True)
+class ArticleLink:
+    """A published article a reply names, for the mini-program to open."""
+
+    slug: str
+    title: str
 
 
 @dataclass
@@ -25,6 +37,28 @@ class ChatReply:
     text: str
     quick_replies: list[str] = field(default_factory=list)
     tracking_no: str | None = None
+    article: ArticleLink | None = None  # the article the answer is from
+    articles: list[ArticleLink] = field(default_factory=list)  # offered after an FAQ's answer, on its topic
+
+
+class _Listening:
+    """The bot as the dialogue sees it, keeping the answer it gave to a question: the reply then links the
+    article cited and the related ones (the dialogue passes on only the answer's text)."""
+
+    def __init__(self, nlu: Nlu) -> None:
+        self._nlu = nlu
+        self.answer_given: Answer | None = None
+
+    @property
+    def in_progress_categories(self) -> frozenset[str]:
+        return self._nlu.in_progress_categories
+
+    def understand(self, text: str) -> Understanding:
+        return self._nlu.understand(text)
+
+    def answer(self, text: str) -> Answer:
+        self.answer_given = self._nlu.answer(text)
+        return self.answer_given
 
 
 def converse(
@@ -44,13 +78,33 @@ def converse(
     text = normalise_text(text)
     key = f"{user.id}:{conversation}"
     state = store.load(key)
-    reply = respond(nlu, state, text, photos=photos)
+    listening = _Listening(nlu)
+    reply = respond(listening, state, text, photos=photos)
     store.save(key, state)
     if reply.action == "file_report" and reply.report is not None:
         return _file(session, user, conversation, reply.report, daily_limit=daily_limit, now=now)
     if reply.action == "progress":
         return _progress(session, user, reply)
+    answer = listening.answer_given
+    if answer is not None and answer.fallback is None and reply.text == answer.answer:
+        return _with_articles(ChatReply(reply.text, reply.quick_replies), answer)
     return ChatReply(reply.text, reply.quick_replies)
+
+
+def _with_articles(reply: ChatReply, answer: Any) -> ChatReply:
+    """An answer from an article links it; an FAQ's answer offers the published articles on its topic."""
+    slug, title = getattr(answer, "article_slug", None), getattr(answer, "article_title", None)
+    if slug and title:
+        reply.article = ArticleLink(slug, title)
+    related = [
+        ArticleLink(a["slug"], a["title"])
+        for a in getattr(answer, "related_articles", None) or []
+        if a.get("slug") and a.get("title")
+    ]
+    if related:
+        reply.articles = related
+        reply.text += "\n\n" + RELATED_ARTICLES_LINE + "、".join(f"《{a.title}》" for a in related)
+    return reply
 
 
 def _file(

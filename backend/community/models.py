@@ -10,6 +10,8 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import Base, UTCDateTime, utcnow
+from backend.org.models import Estate, Squad, Town
+from backend.taxonomy.models import Category
 
 
 class EventKind(enum.StrEnum):
@@ -38,6 +40,8 @@ class Event(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    town: Mapped[Town] = relationship()
+    estate: Mapped[Estate | None] = relationship()
     signups: Mapped[list[EventSignup]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="EventSignup.id"
     )
@@ -72,6 +76,7 @@ class Suggestion(Base):
     reply, tag, forward and close it; the resident is told at each step. Never shown to property companies."""
 
     __tablename__ = "suggestion"
+    __table_args__ = (UniqueConstraint("user_id", "client_request_id"),)  # a retried send is one suggestion
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
@@ -88,6 +93,9 @@ class Suggestion(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
+    estate: Mapped[Estate | None] = relationship()
+    category: Mapped[Category | None] = relationship()
+    forwarded_squad: Mapped[Squad | None] = relationship()
     events: Mapped[list[SuggestionEvent]] = relationship(
         back_populates="suggestion", cascade="all, delete-orphan", order_by="SuggestionEvent.id"
     )

@@ -15,7 +15,8 @@ from backend.queue import enqueue_after_commit
 from backend.wechat import truncate_subscribe_data
 from backend.workcalendar import SHANGHAI
 
-CASE_STATUS = "case_status"  # the one kind of subscribe message so far: a case changed status
+CASE_STATUS = "case_status"  # a case changed status
+ARTICLE = "article"  # the studio pushed a legal-education article (backend/articles/pushes.py)
 MAX_MARK_READ = 200  # message ids one request may mark read
 MAX_CREDITS = 50  # WeChat grants are one-time; more than this is a client bug, not intent
 CASE_STATUS_FIELDS = {
@@ -67,6 +68,35 @@ def _consume_credit(session: Session, user_id: int, kind: str) -> bool:
         .execution_options(synchronize_session=False),
     )
     return changed == 1
+
+
+def subscription_credits(session: Session, user_id: int, kind: str) -> int:
+    """How many grants for `kind` the user has left."""
+    credits = session.scalar(
+        select(SubscriptionCredit.credits).where(
+            SubscriptionCredit.user_id == user_id, SubscriptionCredit.kind == kind
+        )
+    )
+    return int(credits or 0)
+
+
+def take_subscription_credit(session: Session, user_id: int, kind: str) -> bool:
+    """Spend one of the user's grants for `kind`, if they have one (one UPDATE: never spent twice)."""
+    return _consume_credit(session, user_id, kind)
+
+
+def give_back_subscription_credit(session: Session, user_id: int, kind: str) -> None:
+    """Return a grant taken for a message that did not go out, so only a sent message uses one up."""
+    session.execute(
+        update(SubscriptionCredit)
+        .where(
+            SubscriptionCredit.user_id == user_id,
+            SubscriptionCredit.kind == kind,
+            SubscriptionCredit.credits < MAX_CREDITS,
+        )
+        .values(credits=SubscriptionCredit.credits + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def tell_residents(

@@ -116,6 +116,9 @@ def upgrade() -> None:
             ["user_id"], ["app_user.id"], name=op.f("fk_suggestion_user_id_app_user"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_suggestion")),
+        sa.UniqueConstraint(
+            "user_id", "client_request_id", name=op.f("uq_suggestion_user_id_client_request_id")
+        ),
     )
     with op.batch_alter_table("suggestion", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_suggestion_created_at"), ["created_at"], unique=False)

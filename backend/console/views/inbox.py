@@ -31,7 +31,7 @@ def home() -> ResponseReturnValue:
     if role is Role.PROPERTY_STAFF:
         return redirect(url_for("console.company_home"))
     if role is Role.EDITOR:
-        return render_template("console/error.html", message="此角色的功能尚未开放"), 403
+        return redirect(url_for("console.articles"))
     return redirect(url_for("console.inbox"))
 
 
