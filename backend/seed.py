@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from backend.articles.seed import ArticleSeedReport, seed_articles
-from backend.articles.services import load_rules
+from backend.articles.services.checks import load_rules
 from backend.db import utcnow
 from backend.org.services import EstateSeed, ImportReport, TownSeed, seed_key_estates, seed_towns
 from backend.taxonomy.services import TaxonomySeed, seed_taxonomy

@@ -10,15 +10,9 @@ from flask_openapi3 import Tag
 
 from backend.articles.models import Article
 from backend.articles.rendering import render_html
-from backend.articles.services import (
-    category_names,
-    get_published,
-    list_published,
-    published_image,
-    related_articles,
-    search_published,
-    search_words,
-)
+from backend.articles.services.reading import get_published, list_published, published_image, related_articles
+from backend.articles.services.search import search_published, search_words
+from backend.articles.services.studio import category_names
 from backend.config import get_config
 from backend.db import get_session
 from backend.errors import ErrorBody

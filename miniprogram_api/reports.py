@@ -9,7 +9,7 @@ from flask_openapi3 import Tag
 from pydantic import BaseModel
 
 from backend.accounts.models import User
-from backend.articles.services import related_articles
+from backend.articles.services.reading import related_articles
 from backend.cases.models import Case, CaseStatus
 from backend.cases.services.filing import submit_report
 from backend.cases.services.life import rate_case, support_case, withdraw_case

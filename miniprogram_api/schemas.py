@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from backend.articles.preferences import MAX_ESTATES, TOPIC_CODES
-from backend.articles.services import SLUG_PATTERN as ARTICLE_SLUG
+from backend.articles.services.checks import SLUG_PATTERN as ARTICLE_SLUG
 from backend.cases.services.filing import DESCRIPTION_MAX, DESCRIPTION_MIN, MAX_PHOTOS, ReportInput
 from backend.cases.services.timeline import RATING_LABELS
 from backend.community.events import EventStatus

@@ -144,3 +144,14 @@ def test_the_rules_see_a_violation(tmp_path) -> None:
     found = {i.target for i in imports_of(service, tmp_path)}
     assert "miniprogram_api.reports" in found and view_of("miniprogram_api.reports") is not None
     assert "backend.cases.services.reads" in found
+
+
+ARTICLE_SERVICES_ORDER = ["checks", "access", "published", "writing", "studio", "reading", "search"]
+
+
+def test_the_article_services_import_only_those_before_them(every_import) -> None:
+    prefix = "backend.articles.services."
+    for i in every_import:
+        if i.module.startswith(prefix) and i.target.startswith(prefix):
+            importer, imported = i.module.removeprefix(prefix), i.target.removeprefix(prefix).split(".")[0]
+            assert ARTICLE_SERVICES_ORDER.index(imported) < ARTICLE_SERVICES_ORDER.index(importer), i

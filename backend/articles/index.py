@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from backend.articles.services import index_version, published_articles
+from backend.articles.services.published import index_version, published_articles
 from bot.retrieval import ArticleText
 
 

@@ -14,19 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.articles.models import Article, ArticleStatus
-from backend.articles.services import (
+from backend.articles.services.checks import (
     SLUG,
     ArticleInput,
     ArticleRules,
     Citation,
-    bump_index_version,
     check_article,
     check_images,
-    content_from,
-    input_of,
-    record_event,
-    write_version,
 )
+from backend.articles.services.published import bump_index_version
+from backend.articles.services.writing import content_from, input_of, record_event, write_version
 from backend.audit.services import record_audit
 from backend.cases.workflow import Actor, Role
 from backend.errors import ValidationFailed

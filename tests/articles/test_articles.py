@@ -13,33 +13,31 @@ from sqlalchemy.orm import Session
 
 from backend.articles.models import Article, ArticleEvent, ArticleStatus
 from backend.articles.rendering import IMAGE_PATH
-from backend.articles.services import (
+from backend.articles.services.checks import (
     IMAGE_MARK,
-    ArticleFilter,
     ArticleInput,
     Citation,
-    DiffKind,
     NewImage,
-    article_image,
     check_article,
-    compare_versions,
-    create_article,
-    get_published,
-    index_version,
-    list_articles,
-    list_published,
     load_rules,
     parse_citations,
+    split_tags,
+)
+from backend.articles.services.published import index_version, published_articles
+from backend.articles.services.reading import get_published, list_published, published_image, related_articles
+from backend.articles.services.search import query_words, search_published, search_words
+from backend.articles.services.studio import (
+    ArticleFilter,
+    DiffKind,
+    article_image,
+    compare_versions,
+    list_articles,
+)
+from backend.articles.services.writing import (
+    create_article,
     publish_article,
-    published_articles,
-    published_image,
-    query_words,
-    related_articles,
     restore_version,
     save_article,
-    search_published,
-    search_words,
-    split_tags,
     withdraw_article,
 )
 from backend.audit.models import AuditEntry

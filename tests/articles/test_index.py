@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.articles.index import current_index_version, published_for_index
 from backend.articles.models import Article, ArticleStatus
-from backend.articles.services import bump_index_version
+from backend.articles.services.published import bump_index_version
 from bot import Bot
 from bot.content import Source, _load_faqs
 from bot.retrieval import ArticleText, Retriever

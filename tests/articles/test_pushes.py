@@ -49,8 +49,10 @@ NOW = dt.datetime.now(dt.UTC)
 
 @pytest.fixture
 def push_app(make_app, wechat_standin: WeChatStandIn) -> Flask:
-    """The app with WeChat and the article template configured, talking to the local stand-in."""
+    """The app with WeChat and the article template configured, talking to the local stand-in; jobs in-process
+    (recorded by `jobs`, run by the test), even when the suite runs against Redis."""
     return make_app(
+        REDIS_URL="",
         WECHAT_APP_ID=wechat_standin.app_id,
         WECHAT_APP_SECRET=wechat_standin.app_secret,
         WECHAT_API_BASE_URL=wechat_standin.base_url,

@@ -16,15 +16,9 @@ from sqlalchemy.orm import Session
 
 from backend.articles.models import Article, ArticleEvent, ArticleStatus
 from backend.articles.seed import ArticleFileError, parse_article_file, read_article_files, seed_articles
-from backend.articles.services import (
-    Citation,
-    index_version,
-    input_of,
-    load_rules,
-    restore_version,
-    save_article,
-    withdraw_article,
-)
+from backend.articles.services.checks import Citation, load_rules
+from backend.articles.services.published import index_version
+from backend.articles.services.writing import input_of, restore_version, save_article, withdraw_article
 from backend.staff.services import create_staff, staff_actor
 from tests.support.bot import CONTENT
 

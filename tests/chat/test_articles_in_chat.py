@@ -29,7 +29,7 @@ from sqlalchemy import delete, select, update
 from backend.accounts.models import User
 from backend.articles.index import PublishedArticles
 from backend.articles.models import Article, ArticleIndexState, ArticleStatus
-from backend.articles.services import bump_index_version
+from backend.articles.services.published import bump_index_version
 from backend.chat import loader
 from backend.chat.loader import current_nlu, follow_published_articles
 from backend.config import PROJECT_ROOT

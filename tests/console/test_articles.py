@@ -22,7 +22,8 @@ from werkzeug.serving import make_server
 from backend import create_app
 from backend.articles.models import Article, ArticleEvent, ArticleStatus, ArticleVersion
 from backend.articles.rendering import IMAGE_PATH
-from backend.articles.services import ArticleInput, Citation, create_article, load_rules
+from backend.articles.services.checks import ArticleInput, Citation, load_rules
+from backend.articles.services.writing import create_article
 from backend.audit.models import AuditEntry
 from backend.staff.models import StaffUser
 from backend.staff.services import create_staff, staff_actor

@@ -51,6 +51,12 @@ PAGES = {
     "/console/patrols/new": PROPERTY,
     "/console/duty": BUREAU | PROPERTY,
     "/console/duty/{company}": BUREAU,
+    "/console/articles": BUREAU | {"editor"},
+    "/console/articles/new": {"editor"},
+    "/console/pushes": BUREAU | {"editor"},
+    "/console/events": BUREAU | {"editor"},
+    "/console/events/new": {"editor"},
+    "/console/suggestions": WORKERS | {"editor"},  # a squad sees only what was forwarded to it
 }
 
 # (path under /console/cases/{number}/, the state the case must be in, the form, who may)

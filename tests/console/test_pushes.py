@@ -136,7 +136,8 @@ def test_the_form_shows_only_to_the_editor_and_only_for_a_published_article(app,
     assert missing.status_code == 404
 
 
-def test_an_editor_pushes_to_an_estate_and_sees_it_delivered(app, session: Session, accounts) -> None:
+def test_an_editor_pushes_to_an_estate_and_sees_it_delivered(make_app, session: Session, accounts) -> None:
+    app = make_app(REDIS_URL="")  # the jobs run in this process, right after the commit, even in CI
     first = a_resident(session, "cpfirst", "宜达新居")
     second = a_resident(session, "cpsecond", "宜达新居", "新青浦花苑")
     elsewhere = a_resident(session, "cpelsewhere", "新青浦花苑")

@@ -14,14 +14,8 @@ from sqlalchemy.orm import Session
 
 from backend.articles.models import Article
 from backend.articles.rendering import ALLOWED_TAGS, IMAGE_PATH
-from backend.articles.services import (
-    ArticleInput,
-    Citation,
-    create_article,
-    load_rules,
-    publish_article,
-    withdraw_article,
-)
+from backend.articles.services.checks import ArticleInput, Citation, load_rules
+from backend.articles.services.writing import create_article, publish_article, withdraw_article
 from backend.cases.workflow import Actor
 from backend.staff.services import create_staff, staff_actor
 from backend.uploads.services import store_upload

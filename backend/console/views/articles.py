@@ -11,36 +11,40 @@ from pydantic import Field
 
 from backend.articles.models import Article, ArticleStatus
 from backend.articles.rendering import render_html
-from backend.articles.services import (
+from backend.articles.services.access import may_write
+from backend.articles.services.checks import (
     AUDIENCES,
     BODY_MAX,
     REASON_MAX,
     STATUS_LABELS,
     SUMMARY_MAX,
     TITLE_MAX,
-    ArticleFilter,
     ArticleInput,
     ArticleRules,
     Citation,
     NewImage,
+    check_article,
+    load_rules,
+    parse_citations,
+    split_tags,
+)
+from backend.articles.services.studio import (
+    ArticleFilter,
     article_events,
     article_image,
     category_names,
-    check_article,
     compare_versions,
-    create_article,
     event_label,
     get_article,
-    input_of,
     list_articles,
-    load_rules,
-    may_write,
-    parse_citations,
+    version_authors,
+)
+from backend.articles.services.writing import (
+    create_article,
+    input_of,
     publish_article,
     restore_version,
     save_article,
-    split_tags,
-    version_authors,
     withdraw_article,
 )
 from backend.cases.workflow import Role
