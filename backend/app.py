@@ -57,6 +57,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
         SECRET_KEY=config.SECRET_KEY,
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
         QINGPU=config,
+        # every Flask-Limiter of the app (the console's logins, the mini-program's binding codes) counts in
+        # Redis when there is one, so that every process counts the same attempts
+        RATELIMIT_STORAGE_URI=config.REDIS_URL or "memory://",
+        RATELIMIT_KEY_PREFIX="qingpu-limits",
+        RATELIMIT_HEADERS_ENABLED=True,
     )
     if config.PROXY_COUNT:
         # the client's address (audit trail, login rate limit) and scheme as the trusted proxies saw them

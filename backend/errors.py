@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.text import Verbatim, normalise_text
+from backend.text import PHONE_MESSAGE, PHONE_PATTERN, Verbatim, normalise_text
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ CHOICE_LABELS: dict[str, str] = {"yes": "是", "no": "否"}
 
 # What a pattern asks for, in words, by the pattern itself: the module that defines a pattern explains it
 # where it defines it, with explain_pattern().
-PATTERN_MESSAGES: dict[str, str] = {}
+PATTERN_MESSAGES: dict[str, str] = {PHONE_PATTERN: PHONE_MESSAGE}
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")  # the values in pydantic's "'a', 'b' or 'c'"

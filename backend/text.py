@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
 MIN_MEANINGFUL = 5
+# A phone number a person gives: a mainland mobile, or a landline with its area code.
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+PHONE_MESSAGE = "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
+PHONE = re.compile(PHONE_PATTERN)
 NOT_A_DESCRIPTION = f"请用文字描述问题，至少 {MIN_MEANINGFUL} 个汉字、字母或数字"
 
 

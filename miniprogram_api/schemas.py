@@ -34,13 +34,10 @@ from backend.property.patrols import (
 )
 from backend.property.renovations import RenovationInput
 from backend.taxonomy.services import CategoryCode, InScopeCategory
-from backend.text import Description
+from backend.text import PHONE_PATTERN, Description
 
 UPLOAD_ID = explain_pattern(r"^[0-9a-f]{32}$", "应为上传接口返回的照片编号（32 位）")
 TRACKING_NO = explain_pattern(r"^QP\d{8}-\d{4,6}$", "应为受理编号，如 QP20240506-0001")
-PHONE = explain_pattern(
-    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
-)
 CLIENT_ID = explain_pattern(r"^[A-Za-z0-9_-]{8,64}$", "应为 8–64 位字母、数字、下划线或连字符")
 Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]  # named in RATING_LABELS
 label_choices(RATING_LABELS)  # "great" is answered with 满意、基本满意、不满意
@@ -200,7 +197,7 @@ class ReportBody(StrictBody):
         description=f"上传接口返回的照片 id，最多 {MAX_PHOTOS} 张",
     )
     anonymous: bool = False
-    contact_phone: str | None = Field(None, pattern=PHONE, description="联系电话（仅办理人员可见）")
+    contact_phone: str | None = Field(None, pattern=PHONE_PATTERN, description="联系电话（仅办理人员可见）")
     client_request_id: str = Field(pattern=CLIENT_ID, description="客户端生成的请求号，重试时不变")
     in_progress: bool | None = Field(
         None, description="是否正在施工（到场时限 2 小时）；不填时由系统根据描述判断"
@@ -420,9 +417,9 @@ class RenovationBody(StrictBody):
     unit: str = Field("", max_length=32, description="单元（没有单元的小区不填）")
     room: str = Field(min_length=1, max_length=32, description="室号")
     owner_name: str = Field(min_length=1, max_length=64, description="业主姓名（仅本公司可见）")
-    owner_phone: str = Field(pattern=PHONE, description="业主电话（仅本公司可见）")
+    owner_phone: str = Field(pattern=PHONE_PATTERN, description="业主电话（仅本公司可见）")
     contractor: str = Field(min_length=1, max_length=128, description="施工单位或施工人")
-    contractor_phone: str = Field(pattern=PHONE, description="施工方电话（仅本公司可见）")
+    contractor_phone: str = Field(pattern=PHONE_PATTERN, description="施工方电话（仅本公司可见）")
     planned_start: JsonDate = Field(description="计划开工日期，如 2026-03-09")
     planned_end: JsonDate = Field(description="计划完工日期，不早于开工日期")
     items: list[ItemCode] = Field(

@@ -36,13 +36,9 @@ binding_limiter = Limiter(
 
 @mp_api.record_once
 def _bind_limiter(state: BlueprintSetupState) -> None:
-    # The same storage as the console's throttle (Redis when there is one, so that every process counts the
-    # same attempts); the console sets the same value again when it is wired after the API.
+    # its storage (Redis when there is one) is the app's RATELIMIT_* settings, set by the factory
     app = state.app
     assert isinstance(app, Flask)
-    config = app.config["QINGPU"]
-    app.config.setdefault("RATELIMIT_STORAGE_URI", config.REDIS_URL or "memory://")
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "qingpu-limits")
     binding_limiter.init_app(app)
 
 

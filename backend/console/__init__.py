@@ -17,9 +17,6 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.is_production,
-        RATELIMIT_STORAGE_URI=config.REDIS_URL or "memory://",
-        RATELIMIT_KEY_PREFIX="qingpu-limits",
-        RATELIMIT_HEADERS_ENABLED=True,
     )
     csrf.init_app(app)
     limiter.init_app(app)

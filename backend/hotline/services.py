@@ -29,13 +29,10 @@ from backend.hotline.models import HotlineClient
 from backend.org.models import Estate, Town
 from backend.org.services import find_estate, find_town
 from backend.taxonomy.services import InScopeCategory
-from backend.text import Description, normalise_text
+from backend.text import PHONE_PATTERN, Description, normalise_text
 
 KEY_BYTES = 32
 ORDER_NO = explain_pattern(r"^[A-Za-z0-9-]+$", "应为 12345 工单号，只含字母、数字和连字符")
-PHONE = explain_pattern(  # a mainland mobile, or a landline with its area code
-    r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
-)
 NO_ADDRESS = "（工单未注明地址）"
 ADDRESS_MAX = 255
 
@@ -88,7 +85,7 @@ class HotlineOrder(PlainText):
     estate: str | None = Field(None, max_length=128, description="小区名称或别名")
     category: InScopeCategory | None = Field(None, description="问题类别代码；不填时由系统推荐并待确认")
     caller_name: str | None = Field(None, max_length=64, description="来电人姓名（仅办理人员可见）")
-    caller_phone: str | None = Field(None, pattern=PHONE, description="来电人电话（仅办理人员可见）")
+    caller_phone: str | None = Field(None, pattern=PHONE_PATTERN, description="来电人电话（仅办理人员可见）")
     received_at: dt.datetime | None = Field(
         None, description="热线受理时间，须带时区，如 2024-05-06T09:30:00+08:00"
     )

@@ -8,13 +8,12 @@ spell covers any day."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from stdnum.cn import uscc
 
 from backend.audit.services import record_audit
@@ -24,11 +23,10 @@ from backend.errors import Conflict, FieldError, Forbidden, NotFound, Validation
 from backend.org.models import Estate, PropertyCompany
 from backend.property.models import EstateManagement
 from backend.staff.models import StaffUser
+from backend.text import PHONE, PHONE_MESSAGE
 from backend.workcalendar import SHANGHAI
 
 # a mainland mobile, or a landline with its area code (the rule of the mini-program's and the hotline's phones)
-PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-PHONE_MESSAGE = "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
 CREDIT_CODE_FORMAT = "统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）"
 CREDIT_CODE_CHECK = "统一社会信用代码的校验位不对，请核对后重新填写"
 NAME_MAX, CONTACT_MAX, ADDRESS_MAX = 128, 64, 255
@@ -411,3 +409,17 @@ def _require_bureau(actor: Actor) -> None:
 def _require_bureau_or_system(actor: Actor) -> None:
     if actor.role is not Role.SYSTEM:  # the system: the estate import
         _require_bureau(actor)
+
+
+def estates_and_companies_of(
+    session: Session, estate_id: InstrumentedAttribute[int], company_id: InstrumentedAttribute[int]
+) -> tuple[list[Estate], list[PropertyCompany]]:
+    """The estates and the companies that rows of some table name (its `estate_id` and `company_id`
+    columns), each by name: what the bureau may filter a list of that table by."""
+    estates = select(Estate).where(Estate.id.in_(select(estate_id).distinct())).order_by(Estate.name)
+    companies = (
+        select(PropertyCompany)
+        .where(PropertyCompany.id.in_(select(company_id).distinct()))
+        .order_by(PropertyCompany.name)
+    )
+    return list(session.scalars(estates)), list(session.scalars(companies))

@@ -20,6 +20,7 @@ from backend.cases.workflow import BUREAU_ROLES, STATUS_LABELS, SYSTEM, Actor, R
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed, label_choices
 from backend.org.models import Estate, PropertyCompany
 from backend.pagination import Page, paginate
+from backend.property.companies import estates_and_companies_of
 from backend.property.duty import REPORT_WITHIN, company_managing
 from backend.property.models import FindingAction, Patrol, PatrolFinding, Renovation, RenovationStatus
 from backend.property.renovations import flat_part
@@ -578,18 +579,7 @@ def patrol_filters(session: Session, actor: Actor) -> tuple[list[Estate], list[P
     """The estates and (for the bureau) the companies a list of patrols may be filtered by."""
     if _reader_scope(actor) is not None:
         return estates_for_patrol(session, actor), []
-    estates = select(Patrol.estate_id).distinct()
-    companies = select(Patrol.company_id).distinct()
-    return (
-        list(session.scalars(select(Estate).where(Estate.id.in_(estates)).order_by(Estate.name))),
-        list(
-            session.scalars(
-                select(PropertyCompany)
-                .where(PropertyCompany.id.in_(companies))
-                .order_by(PropertyCompany.name)
-            )
-        ),
-    )
+    return estates_and_companies_of(session, Patrol.estate_id, Patrol.company_id)
 
 
 @dataclass(frozen=True)

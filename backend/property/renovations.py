@@ -29,12 +29,13 @@ from backend.errors import (
     NotFound,
     RateLimited,
     ValidationFailed,
-    explain_pattern,
     label_choices,
 )
 from backend.org.models import Estate, PropertyCompany
 from backend.pagination import Page, paginate
+from backend.property.companies import estates_and_companies_of
 from backend.property.models import Renovation, RenovationEvent, RenovationStatus
+from backend.text import PHONE, PHONE_MESSAGE
 from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI
 
@@ -267,9 +268,6 @@ def flat_label(building: str, unit: str, room: str) -> str:
 
 # ---------------------------------------------------------------------------------------- registering
 
-PHONE_MESSAGE = "应为 11 位手机号，或带区号的固定电话，如 021-59721234"
-PHONE_PATTERN = explain_pattern(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", PHONE_MESSAGE)  # mobile, or landline
-PHONE = re.compile(PHONE_PATTERN)
 EARLIEST_START = dt.timedelta(days=365)  # a registration filed late, but not for work of years ago
 LATEST_START = dt.timedelta(days=365)
 LONGEST = dt.timedelta(days=730)
@@ -678,18 +676,7 @@ def filter_choices(session: Session, actor: Actor) -> tuple[list[Estate], list[P
     company_id = _reader_scope(actor)
     if company_id is not None:
         return estates_for_registration(session, actor), []
-    estates = select(Renovation.estate_id).distinct()
-    companies = select(Renovation.company_id).distinct()
-    return (
-        list(session.scalars(select(Estate).where(Estate.id.in_(estates)).order_by(Estate.name))),
-        list(
-            session.scalars(
-                select(PropertyCompany)
-                .where(PropertyCompany.id.in_(companies))
-                .order_by(PropertyCompany.name)
-            )
-        ),
-    )
+    return estates_and_companies_of(session, Renovation.estate_id, Renovation.company_id)
 
 
 # --------------------------------------------------------------------------------- what each one sees

@@ -321,43 +321,27 @@ def make_company_manager(
     session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
 ) -> StaffUser:
     """An admin makes a property-staff account its company's manager."""
-    _set_company_manager(staff, actor, True)
-    record_audit(
-        session,
-        actor,
-        "staff.make_manager",
-        "staff",
-        staff.id,
-        detail={"company_id": staff.company_id},
-        ip=ip,
-        now=now,
-    )
-    return staff
+    return _set_company_manager(session, staff, actor, True, ip=ip, now=now)
 
 
 def unmake_company_manager(
     session: Session, staff: StaffUser, actor: Actor, *, ip: str = "", now: dt.datetime | None = None
 ) -> StaffUser:
     """An admin makes a company's manager an ordinary staff member again."""
-    _set_company_manager(staff, actor, False)
-    record_audit(
-        session,
-        actor,
-        "staff.unmake_manager",
-        "staff",
-        staff.id,
-        detail={"company_id": staff.company_id},
-        ip=ip,
-        now=now,
-    )
-    return staff
+    return _set_company_manager(session, staff, actor, False, ip=ip, now=now)
 
 
-def _set_company_manager(staff: StaffUser, actor: Actor, manager: bool) -> None:
+def _set_company_manager(
+    session: Session, staff: StaffUser, actor: Actor, manager: bool, *, ip: str, now: dt.datetime | None
+) -> StaffUser:
     _require_admin(actor)
     if Role(staff.role) is not Role.PROPERTY_STAFF or staff.company_id is None:
         raise ValidationFailed.on("role", "只有物业人员的账号可以设为物业公司管理员")
     staff.company_manager = manager
+    action = "staff.make_manager" if manager else "staff.unmake_manager"
+    detail = {"company_id": staff.company_id}
+    record_audit(session, actor, action, "staff", staff.id, detail=detail, ip=ip, now=now)
+    return staff
 
 
 def list_company_staff(session: Session, company_id: int) -> list[StaffUser]:

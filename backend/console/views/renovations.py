@@ -20,7 +20,6 @@ from backend.db import MAX_ROW_ID, RowId, get_session
 from backend.errors import ValidationFailed
 from backend.property.models import RenovationStatus
 from backend.property.renovations import (
-    PHONE_PATTERN,
     STATUS_LABELS,
     VERDICT_LABELS,
     Checklist,
@@ -41,6 +40,7 @@ from backend.property.renovations import (
     start_renovation,
     view_for,
 )
+from backend.text import PHONE_PATTERN
 from backend.uploads.services import open_upload, store_upload
 
 READERS = (Role.PROPERTY_STAFF, Role.SUPERVISOR, Role.ADMIN)
