@@ -77,6 +77,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     app.extensions["job_queue"] = job_queue
     engine = db.create_db_engine(config.database_url, pool_recycle=config.DATABASE_POOL_RECYCLE)
     db.init_app(app, engine, info={SESSION_KEY: job_queue})
+    if config.DATABASE_REPLICA_URL:
+        replica = db.create_db_engine(config.DATABASE_REPLICA_URL, pool_recycle=config.DATABASE_POOL_RECYCLE)
+        db.init_replica(app, replica)
 
     if config.wechat_configured:
         from backend.wechat import WeChatGateway

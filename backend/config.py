@@ -31,6 +31,9 @@ class Config:
     )
     SECRET_KEY: str = _setting(DEV_SECRET_KEY, "signs sessions and tokens; required in production")
     DATABASE_URL: str = _setting("", "SQLAlchemy URL; empty means the SQLite file `instance/qingpu.sqlite3`")
+    DATABASE_REPLICA_URL: str = _setting(
+        "", "SQLAlchemy URL of a read replica for statistics, exports and open data; empty reads the primary"
+    )
     DATABASE_POOL_RECYCLE: int = _setting(
         3600, "seconds after which a pooled MySQL connection is replaced (below MySQL's wait_timeout)"
     )

@@ -170,6 +170,30 @@ def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> 
     return database
 
 
+def init_replica(app: Flask, engine: Engine) -> Database:
+    """Send the heavy reads (statistics, exports, open data) to a replica, so they never slow the primary."""
+    replica = Database(engine)
+    app.extensions["db_replica"] = replica
+
+    @app.teardown_appcontext
+    def _close_read_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_read_session", None)
+        if session is not None:
+            session.close()
+
+    return replica
+
+
+def get_read_session() -> Session:
+    """The session the heavy reads use: the replica's when `DATABASE_REPLICA_URL` is set, else the request's
+    own session on the primary. Nothing read through it may be written back."""
+    if "db_replica" not in current_app.extensions:
+        return get_session()
+    if "db_read_session" not in g:
+        g.db_read_session = current_app.extensions["db_replica"].sessionmaker()
+    return g.db_read_session
+
+
 def get_session() -> Session:
     """The session of the current app context, opened on first use and closed at its end."""
     if not has_app_context():

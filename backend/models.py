@@ -11,6 +11,7 @@ from backend.messages import models as messages_models
 from backend.org import models as org_models
 from backend.property import models as property_models
 from backend.staff import models as staff_models
+from backend.stats import models as stats_models
 from backend.taxonomy import models as taxonomy_models
 from backend.uploads import models as uploads_models
 
@@ -26,6 +27,7 @@ __all__ = [
     "org_models",
     "property_models",
     "staff_models",
+    "stats_models",
     "taxonomy_models",
     "uploads_models",
 ]

@@ -15,6 +15,7 @@ VIEWS = {
     "miniprogram_api": "the mini-program API",
     "backend.console": "the console",
     "backend.hotline.api": "the hotline API",
+    "backend.open311.api": "the Open311 open-data API",
     "backend.wechat.callback": "the WeChat push",
     "backend.health": "the health check",
 }

@@ -102,7 +102,10 @@ class Case(Base):
     client_request_id: Mapped[str | None] = mapped_column(String(64))
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # every change to a case moves it: the statistics' summary tables are refreshed from it
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
+    )
     sign_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     onsite_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     handle_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
         companies,
         company_staff,
         events,
+        exports,
         inbox,
         intake,
         login,
@@ -39,6 +40,7 @@ def init_app(app: Flask) -> None:
         property_duty,
         pushes,
         renovations,
+        stats,
         suggestions,
     )
 

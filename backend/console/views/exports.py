@@ -1,0 +1,1 @@
+"""Exports of cases as CSV or Excel with the dashboard's filters."""

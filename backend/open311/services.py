@@ -1,0 +1,1 @@
+"""GeoReport v2 read side: our categories as services, our cases as requests, with no personal data."""

@@ -1,0 +1,1 @@
+"""Statistics for the bureau and the squads: summary tables, figures, exports and reports."""
