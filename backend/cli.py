@@ -43,6 +43,9 @@ def init_app(app: Flask) -> None:
     from backend.community.cli import community_group
 
     app.cli.add_command(community_group)
+    from backend.stats.cli import stats_group
+
+    app.cli.add_command(stats_group)
 
 
 @click.group("db", help="Database migrations (Alembic).")

@@ -48,6 +48,22 @@ def next_month(day: dt.date) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+def period_start(day: dt.date, grain: str) -> dt.date:
+    """The first day of the month ("m") or the Monday of the week ("w") holding `day`; `day` itself for "d"."""
+    if grain == "m":
+        return day.replace(day=1)
+    if grain == "w":
+        return day - dt.timedelta(days=day.weekday())
+    return day
+
+
+def period_after(first: dt.date, grain: str) -> dt.date:
+    """The first day of the period after the one beginning on `first`."""
+    if grain == "m":
+        return next_month(first)
+    return first + dt.timedelta(days=7 if grain == "w" else 1)
+
+
 def local_day(instant: dt.datetime) -> dt.date:
     return instant.astimezone(SHANGHAI).date()
 
@@ -83,24 +99,41 @@ class StatFilter:
     def keeps_day(self, day: dt.date) -> bool:
         return not self.phases or phase_of(day).code in self.phases
 
-    def periods(self) -> tuple[list[dt.date], list[dt.date]]:
-        """The whole months (their first days) and the loose days at the edges that make up the range, less
-        the days outside the chosen phases. Needs both ends."""
+    def periods(self, grain: str = "m") -> tuple[list[dt.date], list[dt.date]]:
+        """The whole periods of `grain` ("m" months, "w" weeks from Monday; their first days) and the loose
+        days at the edges that make up the range, less the days outside the chosen phases. A period is whole
+        when every one of its days is in the range and kept; one partly kept gives its kept days instead.
+        Needs both ends."""
         assert self.start is not None and self.end is not None
-        months: list[dt.date] = []
-        days: list[dt.date] = []
+        whole: list[dt.date] = []
+        loose: list[dt.date] = []
+        first = period_start(self.start, grain)
+        while first <= self.end:
+            after = period_after(first, grain)
+            days = [first + dt.timedelta(days=n) for n in range((after - first).days)]
+            inside = [day for day in days if self.start <= day <= self.end and self.keeps_day(day)]
+            if len(inside) == len(days):
+                whole.append(first)
+            else:
+                loose.extend(inside)
+            first = after
+        return whole, loose
+
+    def spans(self) -> list[tuple[dt.date, dt.date]]:
+        """The range as runs of consecutive kept days (one run without phases). Needs both ends."""
+        assert self.start is not None and self.end is not None
+        if not self.phases:
+            return [(self.start, self.end)]
+        runs: list[tuple[dt.date, dt.date]] = []
         day = self.start
         while day <= self.end:
-            month_end = next_month(day) - dt.timedelta(days=1)
-            if day.day == 1 and month_end <= self.end:
-                if self.keeps_day(day):
-                    months.append(day)
-                day = month_end + dt.timedelta(days=1)
-            else:
-                if self.keeps_day(day):
-                    days.append(day)
-                day += dt.timedelta(days=1)
-        return months, days
+            if self.keeps_day(day):
+                if runs and runs[-1][1] == day - dt.timedelta(days=1):
+                    runs[-1] = (runs[-1][0], day)
+                else:
+                    runs.append((day, day))
+            day += dt.timedelta(days=1)
+        return runs
 
     def as_query(self) -> dict[str, str]:
         """The filter as query parameters, so that a view can be shared by its URL."""

@@ -3,6 +3,7 @@
 A figure over a date range adds the month rows of the whole months inside it and the day rows of the days at
 its edges, so a statistics call reads tens of thousands of rows whatever the number of cases. The rows are
 recomputed from the cases by `backend.stats.rollup` whenever cases change; they are never edited by hand.
+Week rows serve the weekly trend the same way.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ COUNTS: tuple[str, ...] = (
 )
 HISTOGRAM: tuple[str, ...] = tuple(f"{name}_h{i}" for name in DURATIONS for i in range(BUCKETS))
 
-DAY, MONTH = "d", "m"  # the grains of a rollup row's period
+DAY, WEEK, MONTH = "d", "w", "m"  # the grains of a rollup row's period (a week begins on Monday)
+SUMMED_GRAINS = (WEEK, MONTH)  # the grains summed from the day rows
 
 
 def _sums() -> list[Column[int]]:
