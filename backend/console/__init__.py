@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         pushes,
         renovations,
         stats,
+        stats_api,
         suggestions,
     )
 
