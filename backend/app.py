@@ -112,6 +112,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     from backend.hotline.api import hotline_api
 
     app.register_api(hotline_api)
+    from backend.open311.api import open311_api
+
+    app.register_api(open311_api)
     if config.embedded and not config.wechat_configured:
         app.register_api(dev_api)  # the development login exists only on the embedded defaults
     import backend.console as console

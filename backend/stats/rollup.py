@@ -202,29 +202,52 @@ def _timelines(session: Session, since: dt.datetime, until: dt.datetime) -> dict
 
 def _with_repeats(session: Session, since: dt.datetime, until: dt.datetime) -> Iterator[tuple[Any, Repeats]]:
     """The cases reported in [since, until), each with whether another case about the same estate, and the
-    same flat, was reported in the 90 days before it (looking back past `since`)."""
+    same flat, was reported in the 90 days before it (looking back past `since` at those estates only)."""
     rows = session.execute(
         select(*_CASE_COLUMNS)
-        .where(Case.created_at >= since - REPEAT_WITHIN, Case.created_at < until)
+        .where(Case.created_at >= since, Case.created_at < until)
         .order_by(Case.created_at, Case.id)
-    )
+    ).all()
     last_of_estate: dict[int, dt.datetime] = {}
     last_of_flat: dict[tuple[int, str, str, str], dt.datetime] = {}
+    estates = sorted({row.estate_id for row in rows if row.estate_id is not None})
+    for chunk in range(0, len(estates), 1000):
+        earlier = session.execute(
+            select(Case.estate_id, Case.building, Case.unit, Case.room, Case.created_at)
+            .where(
+                Case.estate_id.in_(estates[chunk : chunk + 1000]),
+                Case.created_at >= since - REPEAT_WITHIN,
+                Case.created_at < since,
+            )
+            .order_by(Case.created_at)
+        )
+        for row in earlier:
+            _remember(row, last_of_estate, last_of_flat)
     for row in rows:
         repeats = Repeats()
         if row.estate_id is not None:
-            flat = (row.estate_id, row.building, row.unit, row.room)
             before_estate = last_of_estate.get(row.estate_id)
-            before_flat = last_of_flat.get(flat) if row.room else None
+            before_flat = last_of_flat.get(_flat(row)) if row.room else None
             repeats = Repeats(
                 estate=before_estate is not None and row.created_at - before_estate <= REPEAT_WITHIN,
                 flat=before_flat is not None and row.created_at - before_flat <= REPEAT_WITHIN,
             )
-            last_of_estate[row.estate_id] = row.created_at
-            if row.room:
-                last_of_flat[flat] = row.created_at
-        if row.created_at >= since:
-            yield row, repeats
+            _remember(row, last_of_estate, last_of_flat)
+        yield row, repeats
+
+
+def _flat(row: Any) -> tuple[int, str, str, str]:
+    return (row.estate_id, row.building, row.unit, row.room)
+
+
+def _remember(
+    row: Any,
+    last_of_estate: dict[int, dt.datetime],
+    last_of_flat: dict[tuple[int, str, str, str], dt.datetime],
+) -> None:
+    last_of_estate[row.estate_id] = row.created_at
+    if row.room:
+        last_of_flat[_flat(row)] = row.created_at
 
 
 def _groups(session: Session) -> dict[str, str]:
