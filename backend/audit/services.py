@@ -36,8 +36,12 @@ ACTION_LABELS: dict[str, str] = {
     "company.update": "修改物业公司",
     "estate.assign": "指定小区的物业公司",
     "estate.end_management": "结束小区的物业管理",
+    "estate.watch": "将小区列入重点关注",
+    "estate.unwatch": "将小区移出重点关注",
     "case.view": "查看工单",
     "case.reveal_phone": "查看反映人电话",
+    "case.export": "导出工单",
+    "case.export_personal": "导出工单（含个人信息）",
     "case.intake": "录入案件",
     **{f"case.{name}": transition.verb for name, transition in TRANSITIONS.items()},
     "case.note": "添加内部备注",
@@ -88,6 +92,7 @@ ACTION_LABELS: dict[str, str] = {
 # The kinds of thing an entry is about, as the audit page names them.
 TARGET_LABELS: dict[str, str] = {
     "case": "工单",
+    "case_export": "工单导出",
     "staff": "账号",
     "estate": "小区",
     "property_company": "物业公司",

@@ -27,7 +27,6 @@ from backend.stats.filters import (
     OUTSIDE_PHASES,
     PHASES,
     StatFilter,
-    day_start,
     local_day,
     period_after,
     period_start,
@@ -44,6 +43,7 @@ from backend.stats.models import (
     estate_rollup,
 )
 from backend.stats.rollup import refreshed_at
+from backend.stats.selection import case_conditions, category_codes, town_ids
 from backend.taxonomy.models import Category, CategoryGroup
 
 DIMENSIONS = {
@@ -173,24 +173,6 @@ def bounded(session: Session, flt: StatFilter, today: dt.date | None = None) -> 
     return flt.bounded(first or today, max(today, first or today))
 
 
-def _town_ids(session: Session, flt: StatFilter) -> list[int] | None:
-    """The towns the filter keeps (None: every town)."""
-    towns = [flt.town_id] if flt.town_id else None
-    if flt.squad_id:
-        squad_town = session.scalar(select(Squad.town_id).where(Squad.id == flt.squad_id))
-        towns = [t for t in (towns or [squad_town]) if t == squad_town] if squad_town else []
-    return towns
-
-
-def _categories(session: Session, flt: StatFilter) -> list[str] | None:
-    """The categories the filter keeps (None: every category, and cases with none)."""
-    if flt.category:
-        return [flt.category]
-    if flt.group:
-        return list(session.scalars(select(Category.code).where(Category.group_code == flt.group)))
-    return None
-
-
 def _period_condition(table: Any, flt: StatFilter, grain: str) -> ColumnElement[bool]:
     whole, loose = flt.periods(grain)
     return or_(
@@ -202,7 +184,7 @@ def _period_condition(table: Any, flt: StatFilter, grain: str) -> ColumnElement[
 def _case_where(session: Session, flt: StatFilter, grain: str = MONTH) -> list[ColumnElement[bool]]:
     t = case_rollup.c
     where = [_period_condition(case_rollup, flt, grain)]
-    towns, categories = _town_ids(session, flt), _categories(session, flt)
+    towns, categories = town_ids(session, flt), category_codes(session, flt)
     if towns is not None:
         where.append(t.town_id.in_(towns))
     if categories is not None:
@@ -351,20 +333,7 @@ def handling_figures(session: Session, flt: StatFilter, now: dt.datetime) -> Han
 
 def _case_filter(session: Session, query: _Query, flt: StatFilter) -> _Query:
     """The filter applied to the cases themselves (for what is about now)."""
-    assert flt.start is not None and flt.end is not None
-    ranges = [
-        and_(Case.created_at >= day_start(a), Case.created_at < day_start(b + dt.timedelta(days=1)))
-        for a, b in flt.spans()
-    ]
-    query = query.where(or_(*ranges) if ranges else false())
-    towns, categories = _town_ids(session, flt), _categories(session, flt)
-    if towns is not None:
-        query = query.where(Case.town_id.in_(towns))
-    if categories is not None:
-        query = query.where(Case.category_code.in_(categories))
-    if flt.source:
-        query = query.where(Case.source == flt.source)
-    return query
+    return query.where(*case_conditions(session, flt))
 
 
 def overdue_now(session: Session, flt: StatFilter, now: dt.datetime) -> int:
@@ -445,7 +414,7 @@ def _estate_counts(
     else:
         t = estate_rollup.c
         query = select(t.estate_id, func.sum(t.cases)).where(_period_condition(estate_rollup, flt, MONTH))
-        towns = _town_ids(session, flt)
+        towns = town_ids(session, flt)
         if towns is not None:
             query = query.where(t.town_id.in_(towns))
         if flt.group:
@@ -628,7 +597,7 @@ def squad_ranking(session: Session, flt: StatFilter, now: dt.datetime) -> Rankin
         k: v for k, v in session.execute(_case_filter(session, overdue_query, flt))
     }
     squads = session.execute(select(Squad.id, Squad.name, Squad.town_id).order_by(Squad.id)).all()
-    towns = _town_ids(session, flt)
+    towns = town_ids(session, flt)
     rows = []
     for squad_id, name, town_id in squads:
         if towns is not None and town_id not in towns:

@@ -120,19 +120,18 @@ class StatFilter:
         return whole, loose
 
     def spans(self) -> list[tuple[dt.date, dt.date]]:
-        """The range as runs of consecutive kept days (one run without phases). Needs both ends."""
+        """The range as runs of kept days: itself without phases, else each chosen phase of each year in it,
+        clipped to the range. Needs both ends."""
         assert self.start is not None and self.end is not None
         if not self.phases:
             return [(self.start, self.end)]
-        runs: list[tuple[dt.date, dt.date]] = []
-        day = self.start
-        while day <= self.end:
-            if self.keeps_day(day):
-                if runs and runs[-1][1] == day - dt.timedelta(days=1):
-                    runs[-1] = (runs[-1][0], day)
-                else:
-                    runs.append((day, day))
-            day += dt.timedelta(days=1)
+        runs = []
+        for year in range(self.start.year, self.end.year + 1):
+            for code in sorted(self.phases, key=lambda c: PHASE_BY_CODE[c].months):
+                first, last = phase_range(year, code)
+                first, last = max(first, self.start), min(last, self.end)
+                if first <= last:
+                    runs.append((first, last))
         return runs
 
     def as_query(self) -> dict[str, str]:

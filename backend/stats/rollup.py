@@ -221,8 +221,8 @@ def _with_repeats(session: Session, since: dt.datetime, until: dt.datetime) -> I
             )
             .order_by(Case.created_at)
         )
-        for row in earlier:
-            _remember(row, last_of_estate, last_of_flat)
+        for before in earlier:
+            _remember(before, last_of_estate, last_of_flat)
     for row in rows:
         repeats = Repeats()
         if row.estate_id is not None:
