@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.cases.workflow import SYSTEM
+from backend.audit.services import record_audit
+from backend.cases.workflow import BUREAU_ROLES, SYSTEM, Actor
 from backend.db import assign_changed
+from backend.errors import Forbidden
 from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
 from backend.pagination import Page, paginate
 from backend.property.companies import assign_estate
@@ -280,3 +283,21 @@ def write_gazetteer(session: Session, path: Path) -> int:
             )
             count += 1
     return count
+
+
+def set_watched(
+    session: Session, estate: Estate, watched: bool, actor: Actor, now: dt.datetime, *, ip: str = ""
+) -> bool:
+    """Put an estate on the bureau's key-estate watch list or take it off; whether anything changed (a second
+    click on the same button does nothing and records nothing). The notice's seven are on it from the seed,
+    which puts them back at the next `flask seed` if they were taken off."""
+    if actor.role not in BUREAU_ROLES:
+        raise Forbidden("只有区局可以调整重点关注小区", description=f"{actor.role.value} is not the bureau")
+    if estate.is_key == watched:
+        return False
+    estate.is_key = watched
+    action = "estate.watch" if watched else "estate.unwatch"
+    detail = {"name": estate.name, "town_id": estate.town_id}
+    record_audit(session, actor, action, "estate", estate.id, detail=detail, ip=ip, now=now)
+    session.flush()
+    return True

@@ -57,6 +57,14 @@ PAGES = {
     "/console/events": BUREAU | {"editor"},
     "/console/events/new": {"editor"},
     "/console/suggestions": WORKERS | {"editor"},  # a squad sees only what was forwarded to it
+    "/console/stats": BUREAU | {"leader"},  # a squad leader: their own squad's figures
+    "/console/stats/report": BUREAU | {"leader"},
+    "/console/stats/phase": BUREAU | {"leader"},
+    "/console/stats/export.csv": BUREAU | {"leader"},  # a squad leader: only their squad's cases
+    "/console/stats/export.xlsx": BUREAU | {"leader"},
+    "/console/api/stats": BUREAU | {"leader"},  # the statistics as JSON: a squad leader their own squad's
+    "/console/api/stats/counts?by=town": BUREAU | {"leader"},
+    "/console/api/stats/handling": BUREAU | {"leader"},
 }
 
 # (path under /console/cases/{number}/, the state the case must be in, the form, who may)
