@@ -34,7 +34,9 @@ def stats_counts_api() -> ResponseReturnValue:
     if by not in figures.DIMENSIONS:
         raise ValidationFailed.on("by", "请选择统计维度：" + "、".join(figures.DIMENSIONS.values()))
     db = get_read_session()
-    flt = figures.bounded(db, scoped_filter(db, current_actor(), parse_filter(request.args)), local_day(now()))
+    flt = figures.bounded(
+        db, scoped_filter(db, current_actor(), parse_filter(request.args)), local_day(now())
+    )
     return jsonify(
         {"filter": filter_json(flt), "by": by, "counts": counts_json(figures.counts_by(db, flt, by))}
     )
@@ -45,7 +47,9 @@ def stats_counts_api() -> ResponseReturnValue:
 def stats_handling_api() -> ResponseReturnValue:
     """Handling times, on-time rates, satisfaction and repeats for the query string's filter."""
     db = get_read_session()
-    flt = figures.bounded(db, scoped_filter(db, current_actor(), parse_filter(request.args)), local_day(now()))
+    flt = figures.bounded(
+        db, scoped_filter(db, current_actor(), parse_filter(request.args)), local_day(now())
+    )
     return jsonify(
         {"filter": filter_json(flt), "handling": handling_json(figures.handling_figures(db, flt, now()))}
     )
