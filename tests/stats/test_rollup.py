@@ -7,7 +7,7 @@ import datetime as dt
 import random
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.cases.models import CaseSource
 from backend.cases.services.life import transition
@@ -15,7 +15,7 @@ from backend.db import get_read_session, get_session
 from backend.org.models import Squad, Town
 from backend.stats import figures
 from backend.stats.filters import StatFilter
-from backend.stats.models import case_rollup
+from backend.stats.models import RollupState, case_rollup
 from backend.stats.rollup import is_stale, rebuild_rollups, refresh_rollups, request_refresh
 from tests.support.cases import NOW as REPORT_NOW
 from tests.support.cases import estate, officer, report
@@ -144,6 +144,7 @@ def test_a_stale_table_asks_for_a_refresh_that_runs_at_the_commit(app, session, 
     with app.app_context():
         db = get_session()
         make_case(db, at("2026-11-30 09:00"))
+        db.execute(update(RollupState).values(refreshed_at=None))  # whatever another test left
         assert is_stale(db)
         assert request_refresh(db)
         db.commit()  # in-process jobs run here, on the embedded defaults
