@@ -395,3 +395,25 @@ def test_the_reports_are_printable(app, accounts, figures) -> None:
     css = app.test_client().get("/console/static/stats.css")
     assert css.status_code == 200 and "@media print" in css.get_data(as_text=True)
     css.close()
+
+
+def test_the_estate_page_puts_an_estate_on_the_watch_list_and_takes_it_off(
+    app, session: Session, accounts
+) -> None:
+    xujing = session.scalar(select(Town).where(Town.name == "徐泾镇"))
+    estate = Estate(name="测试东苑", town=xujing, address="", is_key=False)
+    session.add(estate)
+    session.commit()
+    client = client_of(app, accounts, "supervisor")
+    estate_page = f"/console/estates/{estate.id}/companies"
+    html = client.get(estate_page).get_data(as_text=True)
+    assert "列入重点关注" in html and "不在重点关注名单中" in html
+    token = csrf_token(client, estate_page)
+    added = client.post(
+        "/console/stats/watch", data={"csrf_token": token, "estate": estate.id, "watched": "1"}
+    )
+    assert added.status_code == 302
+    assert "移出重点关注" in client.get(estate_page).get_data(as_text=True)
+    client.post("/console/stats/watch", data={"csrf_token": token, "estate": estate.id, "watched": "0"})
+    session.expire_all()
+    assert session.get(Estate, estate.id).is_key is False
