@@ -13,10 +13,15 @@ from backend.org.models import Squad
 from backend.stats.filters import StatFilter
 
 
+def is_bureau(actor: Actor) -> bool:
+    return actor.role in BUREAU_ROLES
+
+
 def scoped_filter(session: Session, actor: Actor, flt: StatFilter) -> StatFilter:
     """`flt` as the actor may read it: unchanged for the bureau; narrowed to their squad's town for a squad
-    leader (Forbidden when they ask for another town or squad); Forbidden for anyone else."""
-    if actor.role in BUREAU_ROLES:
+    leader (Forbidden when they ask for another town or squad: refused rather than quietly replaced, so that a
+    shared link never shows other figures than it says); Forbidden for anyone else."""
+    if is_bureau(actor):
         return flt
     if actor.role is not Role.SQUAD_LEADER or actor.squad_id is None:
         raise Forbidden("您没有权限查看统计")

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import SOURCE_LABELS
-from backend.cases.workflow import BUREAU_ROLES, Actor, Role
-from backend.errors import Forbidden, ValidationFailed
+from backend.errors import ValidationFailed
 from backend.org.models import Squad, Town
 from backend.stats.figures import (
     Count,
@@ -36,25 +35,6 @@ from backend.stats.filters import (
 from backend.taxonomy.models import Category, CategoryGroup
 
 # --- whose figures ------------------------------------------------------------------------------------------
-
-
-def is_bureau(actor: Actor) -> bool:
-    return actor.role in BUREAU_ROLES
-
-
-def scoped_filter(session: Session, actor: Actor, flt: StatFilter) -> StatFilter:
-    """The figures `actor` may read for `flt`: the bureau any; a squad leader only their squad's town, which the
-    filter is set to when it names none. Forbidden for anyone else, or for a squad leader naming another town
-    or squad (refused rather than quietly replaced, so that a shared link never shows other figures than it
-    says)."""
-    if is_bureau(actor):
-        return flt
-    if actor.role is not Role.SQUAD_LEADER or actor.squad_id is None:
-        raise Forbidden("您没有权限查看统计")
-    town_id = session.scalar(select(Squad.town_id).where(Squad.id == actor.squad_id))
-    if flt.town_id not in (None, town_id) or flt.squad_id not in (None, actor.squad_id):
-        raise Forbidden("只能查看本中队的统计")
-    return replace(flt, town_id=town_id, squad_id=None)
 
 
 def town_label(session: Session, town_id: int | None) -> str:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.accounts.models import User
@@ -20,6 +18,7 @@ from backend.cases.services.filing import ReportInput, submit_report
 from backend.clock import MovableClock
 from backend.org.models import Estate
 from backend.staff.services import create_staff
+from tests.support.browser import served
 from tests.support.cleanup import purge_users
 
 PASSWORD = "browser-test-password"
@@ -93,16 +92,12 @@ def live_console(app, database_url: str, tmp_path) -> Iterator[LiveConsole]:
             "", clock, officer.username, supervisor.username, cases[0].tracking_no, cases[1].tracking_no
         )
         second_due = cases[1].due_at
-    server = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    info.url = f"http://127.0.0.1:{server.server_port}"
-    info.second_due = second_due  # type: ignore[attr-defined]
     try:
-        yield info
+        with served(live) as url:
+            info.url = url
+            info.second_due = second_due  # type: ignore[attr-defined]
+            yield info
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         purge_users(engine, [ids[0]], ids[1])
         engine.dispose()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.audit.models import AuditEntry
@@ -23,6 +21,7 @@ from backend.org.models import Estate, PropertyCompany
 from backend.property.models import EstateManagement, Patrol, PatrolFinding, Renovation, RenovationEvent
 from backend.staff.models import StaffNotice, StaffUser
 from backend.staff.services import create_staff
+from tests.support.browser import served
 
 PASSWORD = "browser-test-password"
 
@@ -111,15 +110,11 @@ def live_property(app, database_url: str, tmp_path) -> Iterator[LiveProperty]:
         session.commit()
         ids = (company.id, estate.id, [manager.id, officer.id])
         info = LiveProperty("", manager.username, officer.username)
-    server = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    info.url = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield info
+        with served(live) as url:
+            info.url = url
+            yield info
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         purge_company(engine, *ids)
         engine.dispose()
 

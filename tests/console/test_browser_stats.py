@@ -4,7 +4,6 @@ folder), and a screenshot kept with the test run."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.clock import MovableClock
 from backend.console.blueprint import console_bp
 from backend.console.views.stats import ECHARTS
 from backend.staff.services import create_staff
+from tests.support.browser import served
 from tests.support.cleanup import purge_users
 from tests.support.services import services_required
 from tests.support.stats_pages import NOW, build_cases, restore_rollups, rollups_summed
@@ -73,15 +72,11 @@ def live_stats(app, database_url: str, tmp_path, echarts_fetched) -> Iterator[Li
         users = [case.reporter_id for case in cases.values() if case.reporter_id is not None]
         info = LiveStats("", supervisor.username)
         staff_ids = [supervisor.id]
-    server = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    info.url = f"http://127.0.0.1:{server.server_port}"
     try:
-        yield info
+        with served(live) as url:
+            info.url = url
+            yield info
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         purge_users(engine, users, staff_ids)
         restore_rollups(engine, summed_before, NOW)
         engine.dispose()

@@ -4,7 +4,6 @@ formats it speaks."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,11 +11,11 @@ from dataclasses import dataclass
 import pytest
 from georeport import GeoReport
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from backend import create_app
 from backend.clock import MovableClock
 from tests.open311.conftest import API, SECRETS, plant_cases
+from tests.support.browser import served
 from tests.support.cases import NOW
 from tests.support.cleanup import purge_users
 
@@ -50,15 +49,11 @@ def live_open_data(app, database_url: str, tmp_path) -> Iterator[LiveOpenData]:
             "", planted.open_case.tracking_no, planted.resolved.tracking_no, planted.unpublished()
         )
         resident_id = planted.resident.id
-    server = make_server("127.0.0.1", 0, live, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    info.root = f"http://127.0.0.1:{server.server_port}{API}"
     try:
-        yield info
+        with served(live) as url:
+            info.root = f"{url}{API}"
+            yield info
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         purge_users(engine, [resident_id])
         engine.dispose()
 

@@ -14,6 +14,7 @@ from backend.cases.workflow import Actor, Role
 from backend.errors import Forbidden, ValidationFailed
 from backend.org.models import Estate, Squad, Town
 from backend.org.services import set_watched
+from backend.stats.access import scoped_filter
 from backend.stats.figures import Count, Handling, Rate, handling_figures
 from backend.stats.filters import StatFilter
 from backend.stats.reports import (
@@ -25,7 +26,6 @@ from backend.stats.reports import (
     monthly_report,
     phase_before,
     phase_summary,
-    scoped_filter,
     which_phase,
 )
 from tests.support.stats_pages import NOW, build_cases

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
 
 from tests.support.services import services_required
 
@@ -52,3 +57,16 @@ def browser(chromium_path: str):
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """`app` served on a free local port in a thread (for Chromium or a third-party client); yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -23,6 +23,7 @@ from backend.errors import ValidationFailed, field_errors
 from backend.org.models import Estate, Town
 from backend.org.services import find_estate, set_watched
 from backend.property.companies import get_estate
+from backend.stats.access import is_bureau, scoped_filter
 from backend.stats.figures import Count, Dashboard, PhaseRow, Rate, dashboard
 from backend.stats.filters import PHASES, StatFilter, local_day, parse_filter
 from backend.stats.reports import (
@@ -31,13 +32,11 @@ from backend.stats.reports import (
     Report,
     filter_choices,
     handling_lines,
-    is_bureau,
     last_month,
     month_of,
     monthly_report,
     phase_summary,
     rate_values,
-    scoped_filter,
     which_phase,
 )
 from backend.stats.rollup import request_refresh
