@@ -39,6 +39,7 @@ from backend.stats.models import (
     DURATION_EDGES_HOURS,
     MONTH,
     WEEK,
+    YEAR,
     case_rollup,
     estate_rollup,
 )
@@ -173,17 +174,26 @@ def bounded(session: Session, flt: StatFilter, today: dt.date | None = None) -> 
     return flt.bounded(first or today, max(today, first or today))
 
 
-def _period_condition(table: Any, flt: StatFilter, grain: str) -> ColumnElement[bool]:
-    whole, loose = flt.periods(grain)
+LONGEST = (YEAR, MONTH)  # the grains a total over a range reads (a breakdown by time reads only its own)
+
+
+def _period_condition(table: Any, flt: StatFilter, grains: tuple[str, ...] = LONGEST) -> ColumnElement[bool]:
+    """The rows that make up the filter's range: its whole periods of `grains` and the loose days."""
     return or_(
-        and_(table.c.grain == grain, table.c.period.in_(whole)) if whole else false(),
-        and_(table.c.grain == DAY, table.c.period.in_(loose)) if loose else false(),
+        false(),
+        *(
+            and_(table.c.grain == piece, table.c.period.in_(firsts))
+            for piece, firsts in flt.pieces(grains).items()
+            if firsts
+        ),
     )
 
 
-def _case_where(session: Session, flt: StatFilter, grain: str = MONTH) -> list[ColumnElement[bool]]:
+def _case_where(
+    session: Session, flt: StatFilter, grains: tuple[str, ...] = LONGEST
+) -> list[ColumnElement[bool]]:
     t = case_rollup.c
-    where = [_period_condition(case_rollup, flt, grain)]
+    where = [_period_condition(case_rollup, flt, grains)]
     towns, categories = town_ids(session, flt), category_codes(session, flt)
     if towns is not None:
         where.append(t.town_id.in_(towns))
@@ -203,11 +213,15 @@ def _sums_of(session: Session, flt: StatFilter, names: Sequence[str]) -> dict[st
 
 
 def _grouped(
-    session: Session, flt: StatFilter, column: str, names: Sequence[str] = ("cases",), grain: str = MONTH
+    session: Session,
+    flt: StatFilter,
+    column: str,
+    names: Sequence[str] = ("cases",),
+    grains: tuple[str, ...] = LONGEST,
 ) -> list[tuple[Any, dict[str, int]]]:
     query = (
         select(case_rollup.c[column], *(func.sum(case_rollup.c[name]) for name in names))
-        .where(*_case_where(session, flt, grain))
+        .where(*_case_where(session, flt, grains))
         .group_by(case_rollup.c[column])
     )
     return [
@@ -270,7 +284,8 @@ def counts_by(session: Session, flt: StatFilter, by: str) -> list[Count]:
 
 def _by_time(session: Session, flt: StatFilter, by: str) -> list[Count]:
     grain = WEEK if by == "week" else MONTH
-    pairs = [(period, sums["cases"]) for period, sums in _grouped(session, flt, "period", grain=grain)]
+    by_period = _grouped(session, flt, "period", grains=(grain,))
+    pairs = [(period, sums["cases"]) for period, sums in by_period]
     if by == "phase":
         folded = _fold(pairs, lambda day: f"{day.year}-{phase_of(day).code}")
         labels = {
@@ -367,7 +382,7 @@ def phase_comparison(session: Session, flt: StatFilter, now: dt.datetime) -> lis
     flt = bounded(session, flt)
     folded: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_PHASE_SUMS, 0))
     labels: dict[str, str] = {}
-    for period, sums in _grouped(session, flt, "period", _PHASE_SUMS):
+    for period, sums in _grouped(session, flt, "period", _PHASE_SUMS, grains=(MONTH,)):
         phase = phase_of(period)
         key = f"{period.year}-{phase.code}"
         labels[key] = f"{period.year}年{phase.label}"
@@ -413,7 +428,7 @@ def _estate_counts(
         ]
     else:
         t = estate_rollup.c
-        query = select(t.estate_id, func.sum(t.cases)).where(_period_condition(estate_rollup, flt, MONTH))
+        query = select(t.estate_id, func.sum(t.cases)).where(_period_condition(estate_rollup, flt))
         towns = town_ids(session, flt)
         if towns is not None:
             query = query.where(t.town_id.in_(towns))

@@ -49,7 +49,10 @@ def next_month(day: dt.date) -> dt.date:
 
 
 def period_start(day: dt.date, grain: str) -> dt.date:
-    """The first day of the month ("m") or the Monday of the week ("w") holding `day`; `day` itself for "d"."""
+    """The first day of the year ("y"), the month ("m") or the Monday of the week ("w") holding `day`; `day`
+    itself for "d"."""
+    if grain == "y":
+        return day.replace(month=1, day=1)
     if grain == "m":
         return day.replace(day=1)
     if grain == "w":
@@ -59,9 +62,19 @@ def period_start(day: dt.date, grain: str) -> dt.date:
 
 def period_after(first: dt.date, grain: str) -> dt.date:
     """The first day of the period after the one beginning on `first`."""
+    if grain == "y":
+        return first.replace(year=first.year + 1, month=1, day=1)
     if grain == "m":
         return next_month(first)
     return first + dt.timedelta(days=7 if grain == "w" else 1)
+
+
+def _month_firsts(first: dt.date, after: dt.date) -> list[dt.date]:
+    days, day = [], first.replace(day=1)
+    while day < after:
+        days.append(day)
+        day = next_month(day)
+    return days
 
 
 def local_day(instant: dt.datetime) -> dt.date:
@@ -99,25 +112,33 @@ class StatFilter:
     def keeps_day(self, day: dt.date) -> bool:
         return not self.phases or phase_of(day).code in self.phases
 
-    def periods(self, grain: str = "m") -> tuple[list[dt.date], list[dt.date]]:
-        """The whole periods of `grain` ("m" months, "w" weeks from Monday; their first days) and the loose
-        days at the edges that make up the range, less the days outside the chosen phases. A period is whole
-        when every one of its days is in the range and kept; one partly kept gives its kept days instead.
-        Needs both ends."""
+    def pieces(self, grains: tuple[str, ...] = ("y", "m")) -> dict[str, list[dt.date]]:
+        """The range cut into the largest whole periods it holds, coarsest grain first ("y" years, "m" months,
+        "w" weeks from Monday; each period by its first day), and the loose days ("d") left at the edges,
+        less the days outside the chosen phases. A period is whole when every one of its days is in the range
+        and kept. Needs both ends."""
         assert self.start is not None and self.end is not None
-        whole: list[dt.date] = []
-        loose: list[dt.date] = []
-        first = period_start(self.start, grain)
-        while first <= self.end:
-            after = period_after(first, grain)
-            days = [first + dt.timedelta(days=n) for n in range((after - first).days)]
-            inside = [day for day in days if self.start <= day <= self.end and self.keeps_day(day)]
-            if len(inside) == len(days):
-                whole.append(first)
+        found: dict[str, list[dt.date]] = {grain: [] for grain in (*grains, "d")}
+        day = self.start
+        while day <= self.end:
+            for grain in grains:
+                after = period_after(day, grain)
+                if period_start(day, grain) == day and self._keeps_all(day, after):
+                    found[grain].append(day)
+                    day = after
+                    break
             else:
-                loose.extend(inside)
-            first = after
-        return whole, loose
+                if self.keeps_day(day):
+                    found["d"].append(day)
+                day += dt.timedelta(days=1)
+        return found
+
+    def _keeps_all(self, first: dt.date, after: dt.date) -> bool:
+        assert self.end is not None
+        if after - dt.timedelta(days=1) > self.end:
+            return False
+        # phases are whole months: a period is kept whole when every month it touches is
+        return not self.phases or all(self.keeps_day(day) for day in _month_firsts(first, after))
 
     def spans(self) -> list[tuple[dt.date, dt.date]]:
         """The range as runs of kept days: itself without phases, else each chosen phase of each year in it,

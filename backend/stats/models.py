@@ -1,16 +1,16 @@
 """The summary tables the bureau's statistics read: counts and sums of the cases reported in a day or a month.
 
-A figure over a date range adds the month rows of the whole months inside it and the day rows of the days at
-its edges, so a statistics call reads tens of thousands of rows whatever the number of cases. The rows are
+A figure over a date range adds the year rows of the whole years inside it, the month rows of the whole months
+left and the day rows of the days at its edges, so a statistics call reads tens of thousands of rows whatever the number of cases. The rows are
 recomputed from the cases by `backend.stats.rollup` whenever cases change; they are never edited by hand.
-Week rows serve the weekly trend the same way.
+Year rows serve long ranges, week rows the weekly trend, the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Date, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import Column, Date, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base, UTCDateTime
@@ -46,45 +46,42 @@ COUNTS: tuple[str, ...] = (
 )
 HISTOGRAM: tuple[str, ...] = tuple(f"{name}_h{i}" for name in DURATIONS for i in range(BUCKETS))
 
-DAY, WEEK, MONTH = "d", "w", "m"  # the grains of a rollup row's period (a week begins on Monday)
-SUMMED_GRAINS = (WEEK, MONTH)  # the grains summed from the day rows
+DAY, WEEK, MONTH, YEAR = "d", "w", "m", "y"  # the grains of a rollup row's period (a week begins on Monday)
+# The grains summed from finer rows, each from the one named beside it, in the order they are summed.
+SUMMED_GRAINS = ((WEEK, DAY), (MONTH, DAY), (YEAR, MONTH))
 
 
 def _sums() -> list[Column[int]]:
     return [Column(name, Integer, nullable=False, default=0) for name in COUNTS + HISTOGRAM]
 
 
-# One row per period and (town, category, source, current status) of the cases reported in it. Absent keys
-# are stored as 0 and "" so that the unique key holds (NULLs never collide in a unique index).
+# One row per period and (town, category, source, current status) of the cases reported in it. The key is the
+# primary key, so InnoDB keeps a period's rows together and a range of periods is read in one sweep. Absent
+# keys are stored as 0 and "" (a primary key has no NULLs).
 case_rollup = Table(
     "stat_case_rollup",
     Base.metadata,
-    Column("id", Integer, primary_key=True),
-    Column("grain", String(1), nullable=False),
-    Column("period", Date, nullable=False),
-    Column("town_id", Integer, nullable=False),
-    Column("category_code", String(48), nullable=False),
-    Column("source", String(24), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("grain", String(1), primary_key=True),
+    Column("period", Date, primary_key=True),
+    Column("town_id", Integer, primary_key=True),
+    Column("category_code", String(48), primary_key=True),
+    Column("source", String(24), primary_key=True),
+    Column("status", String(16), primary_key=True),
     *_sums(),
-    UniqueConstraint(
-        "grain", "period", "town_id", "category_code", "source", "status", name="uq_stat_case_rollup_key"
-    ),
 )
 
 # One row per period and (estate, town, category group): what the hot spots and the watch list read.
 estate_rollup = Table(
     "stat_estate_rollup",
     Base.metadata,
-    Column("id", Integer, primary_key=True),
-    Column("grain", String(1), nullable=False),
-    Column("period", Date, nullable=False),
-    Column("estate_id", Integer, nullable=False),
-    Column("town_id", Integer, nullable=False),
-    Column("group_code", String(48), nullable=False),
+    Column("grain", String(1), primary_key=True),
+    Column("period", Date, primary_key=True),
+    Column("estate_id", Integer, primary_key=True),
+    Column("group_code", String(48), primary_key=True),
+    Column(
+        "town_id", Integer, primary_key=True
+    ),  # the case's town (a case may be another town's than its estate's)
     Column("cases", Integer, nullable=False, default=0),
-    UniqueConstraint("grain", "period", "estate_id", "group_code", name="uq_stat_estate_rollup_key"),
-    Index("ix_stat_estate_rollup_estate", "estate_id", "grain", "period"),
 )
 
 

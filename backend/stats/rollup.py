@@ -29,6 +29,7 @@ from backend.stats.models import (
     DAY,
     DURATION_EDGES_HOURS,
     HISTOGRAM,
+    MONTH,
     SUMMED_GRAINS,
     RollupState,
     case_rollup,
@@ -200,17 +201,37 @@ def _timelines(session: Session, since: dt.datetime, until: dt.datetime) -> dict
     return timelines
 
 
-def _with_repeats(session: Session, since: dt.datetime, until: dt.datetime) -> Iterator[tuple[Any, Repeats]]:
+@dataclass
+class LastSeen:
+    """When each estate and each flat last had a case, as the cases are read in order of their reporting."""
+
+    estates: dict[int, dt.datetime]
+    flats: dict[tuple[int, str, str, str], dt.datetime]
+    until: dt.datetime | None = None  # the cases before this have all been seen
+
+
+def _with_repeats(
+    session: Session, since: dt.datetime, until: dt.datetime, seen: LastSeen
+) -> Iterator[tuple[Any, Repeats]]:
     """The cases reported in [since, until), each with whether another case about the same estate, and the
-    same flat, was reported in the 90 days before it (looking back past `since` at those estates only)."""
+    same flat, was reported in the 90 days before it. Unless `seen` has read up to `since` already (a
+    rebuild reads the days in order), it looks back past `since` at those estates first."""
     rows = session.execute(
         select(*_CASE_COLUMNS)
         .where(Case.created_at >= since, Case.created_at < until)
         .order_by(Case.created_at, Case.id)
     ).all()
-    last_of_estate: dict[int, dt.datetime] = {}
-    last_of_flat: dict[tuple[int, str, str, str], dt.datetime] = {}
+    last_of_estate, last_of_flat = seen.estates, seen.flats
     estates = sorted({row.estate_id for row in rows if row.estate_id is not None})
+    if seen.until != since:
+        last_of_estate.clear()
+        last_of_flat.clear()
+    else:  # carried over: forget what is too old to matter, so that a rebuild's memory stays flat
+        estates, horizon = [], since - REPEAT_WITHIN
+        for last in (last_of_estate, last_of_flat):
+            for key in [key for key, at in last.items() if at < horizon]:
+                del last[key]
+    seen.until = until
     for chunk in range(0, len(estates), 1000):
         earlier = session.execute(
             select(Case.estate_id, Case.building, Case.unit, Case.room, Case.created_at)
@@ -254,7 +275,9 @@ def _groups(session: Session) -> dict[str, str]:
     return {code: group or "" for code, group in session.execute(select(Category.code, Category.group_code))}
 
 
-def _sum_days(session: Session, first: dt.date, last: dt.date, as_of: dt.datetime) -> int:
+def _sum_days(
+    session: Session, first: dt.date, last: dt.date, as_of: dt.datetime, seen: LastSeen | None = None
+) -> int:
     """Replace the day rows of [first, last] with sums of the cases reported on those days; returns the
     number of cases summed."""
     since, until = day_start(first), day_start(last + dt.timedelta(days=1))
@@ -263,7 +286,7 @@ def _sum_days(session: Session, first: dt.date, last: dt.date, as_of: dt.datetim
     case_rows: dict[tuple[Any, ...], dict[str, int]] = {}
     estate_rows: dict[tuple[Any, ...], int] = defaultdict(int)
     summed = 0
-    for row, repeats in _with_repeats(session, since, until):
+    for row, repeats in _with_repeats(session, since, until, seen or LastSeen({}, {})):
         summed += 1
         day = local_day(row.created_at)
         sums = case_sums(row, timelines.get(row.id, Timeline()), repeats, as_of)
@@ -305,15 +328,15 @@ def _insert(session: Session, table: Any, rows: Iterable[dict[str, Any]], chunk:
         session.execute(insert(table), batch)
 
 
-def _sum_period(session: Session, grain: str, first: dt.date) -> None:
-    """Replace a week's or a month's rows with the sums of its day rows."""
+def _sum_period(session: Session, grain: str, finer: str, first: dt.date) -> None:
+    """Replace a week's, month's or year's rows with the sums of its rows of the finer grain."""
     last = period_after(first, grain) - dt.timedelta(days=1)
     for table, keys, sums in (
         (case_rollup, CASE_KEYS, COUNTS + HISTOGRAM),
         (estate_rollup, ESTATE_KEYS, ("cases",)),
     ):
         session.execute(delete(table).where(table.c.grain == grain, table.c.period == first))
-        days = and_(table.c.grain == DAY, table.c.period.between(first, last))
+        days = and_(table.c.grain == finer, table.c.period.between(first, last))
         summed = (
             select(
                 literal(grain).label("grain"),
@@ -364,13 +387,15 @@ def _lock_state(session: Session) -> RollupState:
 
 
 def _resum(session: Session, days: Sequence[dt.date], as_of: dt.datetime) -> tuple[int, int]:
-    cases = sum(_sum_days(session, first, last, as_of) for first, last in _spans(days))
+    seen = LastSeen({}, {})  # carried from one span to the next when they follow each other
+    cases = sum(_sum_days(session, first, last, as_of, seen) for first, last in _spans(days))
     months = 0
-    for grain in SUMMED_GRAINS:
+    for grain, finer in SUMMED_GRAINS:
         periods = sorted({period_start(day, grain) for day in days})
         for first in periods:
-            _sum_period(session, grain, first)
-        months = len(periods)  # the last grain is the month
+            _sum_period(session, grain, finer, first)
+        if grain == MONTH:
+            months = len(periods)
     return cases, months
 
 

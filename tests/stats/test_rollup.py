@@ -31,6 +31,7 @@ H = dt.timedelta(hours=1)
 def many(session):
     """80 cases over two years in three towns, with random stages, deadlines met or missed, and ratings."""
     rng = random.Random(13)
+    estates = [estate(session, name) for name in ("康虹花园", "新青浦花苑", "宜达新居")]
     cases = []
     for _ in range(80):
         created = at("2025-01-01 00:00") + dt.timedelta(minutes=rng.randrange(0, 700 * 24 * 60))
@@ -42,6 +43,9 @@ def many(session):
                 session,
                 created,
                 town_code=rng.choice(["xiayang", "yingpu", "zhujiajiao"]),
+                estate=rng.choice([*estates, None]),
+                building=rng.choice(["1", "2"]),
+                room=rng.choice(["", "101", "102"]),
                 status=status,
                 category_code=rng.choice(CATEGORIES),
                 source=rng.choice(list(CaseSource)).value,
@@ -98,11 +102,28 @@ def test_summary_tables_equal_the_figures_from_the_cases(session, many):
         assert sum(c.cases for c in months) == sum(towns.values())
 
 
-def test_week_and_month_rows_equal_their_days(session, many):
+def test_week_month_and_year_rows_equal_their_days(session, many):
     def total(grain: str) -> int:
         return session.scalar(select(func.sum(case_rollup.c.cases)).where(case_rollup.c.grain == grain))
 
-    assert total("d") == total("w") == total("m") == len(many)
+    assert total("d") == total("w") == total("m") == total("y") == len(many)
+
+
+def rollup_rows(session) -> list[tuple]:
+    return sorted(tuple(row) for row in session.execute(select(case_rollup)))
+
+
+def test_a_refresh_of_every_day_sums_as_the_rebuild_did(session, many):
+    rebuilt = rollup_rows(session)
+    assert sum(1 for row in rebuilt if row[0] == "d") and any(c.estate_id for c in many)
+    for case in many:
+        case.updated_at = AS_OF  # every case changed: each span looks back 90 days for itself
+    session.flush()
+    result = refresh_rollups(session, AS_OF)
+    assert not result.full and result.cases == len(many)
+    assert rollup_rows(session) == rebuilt
+    repeats = figures.handling_figures(session, StatFilter(), AS_OF)
+    assert repeats.count("repeat_estate") > 0 and repeats.count("repeat_flat") > 0
 
 
 def test_a_change_is_summed_again_by_the_next_refresh(session, many):
@@ -164,3 +185,21 @@ def test_reads_go_to_the_replica_when_one_is_set(make_app, tmp_path):
     plain = make_app()
     with plain.app_context():
         assert get_read_session() is get_session()
+
+
+def test_a_range_is_read_as_its_whole_years_months_and_loose_days():
+    d = dt.date
+    pieces = StatFilter(d(2024, 12, 30), d(2026, 2, 2)).pieces()
+    assert pieces == {
+        "y": [d(2025, 1, 1)],
+        "m": [d(2026, 1, 1)],
+        "d": [d(2024, 12, 30), d(2024, 12, 31), d(2026, 2, 1), d(2026, 2, 2)],
+    }
+    phased = StatFilter(d(2025, 6, 29), d(2025, 11, 30), phases=("enforcement",)).pieces()
+    assert phased["y"] == [] and phased["m"] == [d(2025, 7, 1), d(2025, 8, 1), d(2025, 9, 1), d(2025, 10, 1)]
+    assert phased["d"] == []
+    weeks = StatFilter(d(2025, 6, 25), d(2025, 7, 8), phases=("overhaul",)).pieces(("w",))
+    assert weeks == {
+        "w": [],
+        "d": [d(2025, 6, 25), d(2025, 6, 26), d(2025, 6, 27), d(2025, 6, 28), d(2025, 6, 29), d(2025, 6, 30)],
+    }
