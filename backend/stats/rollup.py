@@ -227,10 +227,9 @@ def _with_repeats(
         last_of_estate.clear()
         last_of_flat.clear()
     else:  # carried over: forget what is too old to matter, so that a rebuild's memory stays flat
-        estates, horizon = [], since - REPEAT_WITHIN
-        for last in (last_of_estate, last_of_flat):
-            for key in [key for key, at in last.items() if at < horizon]:
-                del last[key]
+        estates = []
+        _forget_before(last_of_estate, since - REPEAT_WITHIN)
+        _forget_before(last_of_flat, since - REPEAT_WITHIN)
     seen.until = until
     for chunk in range(0, len(estates), 1000):
         earlier = session.execute(
@@ -255,6 +254,11 @@ def _with_repeats(
             )
             _remember(row, last_of_estate, last_of_flat)
         yield row, repeats
+
+
+def _forget_before(last: dict[Any, dt.datetime], horizon: dt.datetime) -> None:
+    for key in [key for key, at in last.items() if at < horizon]:
+        del last[key]
 
 
 def _flat(row: Any) -> tuple[int, str, str, str]:
