@@ -18,6 +18,7 @@ from backend.cases.workflow import Role
 from backend.clock import now
 from backend.console.blueprint import BUREAU, console_bp, current_actor, require
 from backend.console.forms import Form, client_ip, parse
+from backend.console.stats_reading import fresh_reader
 from backend.db import RowId, get_read_session, get_session
 from backend.errors import ValidationFailed, field_errors
 from backend.org.models import Estate, Town
@@ -39,7 +40,6 @@ from backend.stats.reports import (
     rate_values,
     which_phase,
 )
-from backend.stats.rollup import request_refresh
 from backend.workcalendar import SHANGHAI
 
 ECHARTS = "vendor/echarts.min.js"  # fetched by `make` from the npm registry, never committed
@@ -63,15 +63,6 @@ def local_full(value: dt.datetime) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-def _fresh_reader() -> Session:
-    """Ask for a refresh when the summary tables are stale and commit before reading: on the embedded defaults
-    the job runs at that commit, so the page shows fresh figures; with Redis a worker runs it shortly."""
-    db = get_session()
-    request_refresh(db)
-    db.commit()
-    return get_read_session()
-
-
 def _query(model: type[Q]) -> Q:
     """The query string as `model`; a 400 page in Chinese when it is not one."""
     try:
@@ -90,7 +81,7 @@ def _query(model: type[Q]) -> Q:
 @require(*STATS_ROLES)
 def stats() -> ResponseReturnValue:
     asked = parse_filter(request.args)
-    reader = _fresh_reader()
+    reader = fresh_reader()
     actor = current_actor()
     flt = scoped_filter(reader, actor, asked)
     board = dashboard(reader, flt, now(), companies=is_bureau(actor))
@@ -244,7 +235,7 @@ def _report_town(reader: Session, town: int | None) -> int | None:
 def stats_report() -> ResponseReturnValue:
     query, moment = _query(ReportQuery), now()
     month = month_of(query.month) if query.month else last_month(local_day(moment))
-    reader = _fresh_reader()
+    reader = fresh_reader()
     report = monthly_report(reader, month, _report_town(reader, query.town), moment)
     return _report_page(report, month=month.strftime("%Y-%m"))
 
@@ -254,7 +245,7 @@ def stats_report() -> ResponseReturnValue:
 def stats_phase() -> ResponseReturnValue:
     query, moment = _query(PhaseQuery), now()
     year, code = which_phase(query.year, query.phase, local_day(moment))
-    reader = _fresh_reader()
+    reader = fresh_reader()
     report = phase_summary(reader, year, code, _report_town(reader, query.town), moment)
     return _report_page(report, year=year, phase=code)
 

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from backend.cases.workflow import Role
 from backend.clock import now
 from backend.console.blueprint import BUREAU, console_bp, current_actor, require
-from backend.db import get_read_session
+from backend.console.stats_reading import fresh_reader
 from backend.errors import ValidationFailed
 from backend.stats import figures
 from backend.stats.access import scoped_filter
@@ -20,7 +20,7 @@ from backend.stats.serialise import counts_json, dashboard_json, filter_json, ha
 @require(*BUREAU, Role.SQUAD_LEADER)
 def stats_api() -> ResponseReturnValue:
     """Everything the dashboard draws, for the query string's filter, as JSON."""
-    db = get_read_session()
+    db = fresh_reader()
     flt = scoped_filter(db, current_actor(), parse_filter(request.args))
     board = figures.dashboard(db, flt, now(), companies=current_actor().role in {Role.SUPERVISOR, Role.ADMIN})
     return jsonify(dashboard_json(board))
@@ -33,7 +33,7 @@ def stats_counts_api() -> ResponseReturnValue:
     by = request.args.get("by", "")
     if by not in figures.DIMENSIONS:
         raise ValidationFailed.on("by", "请选择统计维度：" + "、".join(figures.DIMENSIONS.values()))
-    db = get_read_session()
+    db = fresh_reader()
     flt = figures.bounded(
         db, scoped_filter(db, current_actor(), parse_filter(request.args)), local_day(now())
     )
@@ -46,7 +46,7 @@ def stats_counts_api() -> ResponseReturnValue:
 @require(*BUREAU, Role.SQUAD_LEADER)
 def stats_handling_api() -> ResponseReturnValue:
     """Handling times, on-time rates, satisfaction and repeats for the query string's filter."""
-    db = get_read_session()
+    db = fresh_reader()
     flt = figures.bounded(
         db, scoped_filter(db, current_actor(), parse_filter(request.args)), local_day(now())
     )
