@@ -44,7 +44,7 @@ from backend.stats.models import (
     estate_rollup,
 )
 from backend.stats.rollup import refreshed_at
-from backend.stats.selection import case_conditions, category_codes, town_ids
+from backend.stats.selection import case_conditions, key_conditions, town_ids
 from backend.taxonomy.models import Category, CategoryGroup
 
 DIMENSIONS = {
@@ -193,15 +193,8 @@ def _case_where(
     session: Session, flt: StatFilter, grains: tuple[str, ...] = LONGEST
 ) -> list[ColumnElement[bool]]:
     t = case_rollup.c
-    where = [_period_condition(case_rollup, flt, grains)]
-    towns, categories = town_ids(session, flt), category_codes(session, flt)
-    if towns is not None:
-        where.append(t.town_id.in_(towns))
-    if categories is not None:
-        where.append(t.category_code.in_(categories))
-    if flt.source:
-        where.append(t.source == flt.source)
-    return where
+    keys = key_conditions(session, flt, t.town_id, t.category_code, t.source)
+    return [_period_condition(case_rollup, flt, grains), *keys]
 
 
 def _sums_of(session: Session, flt: StatFilter, names: Sequence[str]) -> dict[str, int]:

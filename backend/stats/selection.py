@@ -4,6 +4,7 @@ tables do not hold: exports, what is about now, an estate's figures for one cate
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -55,14 +56,25 @@ def _between(since: dt.datetime | None, before: dt.datetime | None) -> ColumnEle
     return and_(true(), *bounds)
 
 
-def case_conditions(session: Session, flt: StatFilter) -> list[ColumnElement[bool]]:
-    """Every condition of the filter on the cases."""
-    conditions = [reported_in(session, flt)]
+def key_conditions(
+    session: Session, flt: StatFilter, town: Any, category: Any, source: Any
+) -> list[ColumnElement[bool]]:
+    """The filter's town (or squad), category (or group) and source as conditions on the given columns: the
+    cases' own, or a summary table's."""
+    conditions: list[ColumnElement[bool]] = []
     towns, categories = town_ids(session, flt), category_codes(session, flt)
     if towns is not None:
-        conditions.append(Case.town_id.in_(towns))
+        conditions.append(town.in_(towns))
     if categories is not None:
-        conditions.append(Case.category_code.in_(categories))
+        conditions.append(category.in_(categories))
     if flt.source:
-        conditions.append(Case.source == flt.source)
+        conditions.append(source == flt.source)
     return conditions
+
+
+def case_conditions(session: Session, flt: StatFilter) -> list[ColumnElement[bool]]:
+    """Every condition of the filter on the cases."""
+    return [
+        reported_in(session, flt),
+        *key_conditions(session, flt, Case.town_id, Case.category_code, Case.source),
+    ]
