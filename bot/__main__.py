@@ -16,10 +16,12 @@ from bot.nlu import DEFAULT_CONTENT_DIR, Bot
 
 def classify_record(bot: Bot, text: str) -> dict[str, object]:
     u = bot.understand(text)
+    c = bot.classify(text)
     return {
         "intent": u.intent,
-        "category": u.category,
-        "confidence": u.confidence,
+        "category": c.category,
+        "confidence": c.confidence,
+        "evidence": c.evidence,
         "estate": u.estate,
         "street": u.street,
         "squad": u.squad,

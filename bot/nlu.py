@@ -79,9 +79,25 @@ class Understanding:
     room: str | None = None
     tracking_no: str | None = None  # QPyyyymmdd-nnnn
     in_progress: bool | None = None
+    evidence: str = ""  # the sentence that decided the category (see Classification)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Which one of the fifteen category codes a message is filed under (never None: a message about
+    nothing the bureau handles is out_of_scope), the probability of that code, and the sentence of the
+    message that decided it, as the resident wrote it, so that a squad sees why."""
+
+    category: str
+    confidence: float
+    evidence: str
+    scores: dict[str, float]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"category": self.category, "confidence": self.confidence, "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -165,6 +181,12 @@ class Bot:
         reader.read.cache_clear()  # training texts are not what residents will send
         return cls(content, places, reader, models, retriever)
 
+    def forget(self) -> None:
+        """Drop the messages remembered so far (the next read of any message starts afresh)."""
+        self.reader.read.cache_clear()
+        self._vectors.cache_clear()
+        self._category_scores.cache_clear()
+
     def terms(self, text: str) -> list[str]:
         """What retrieval indexes for a text (see Reading.terms)."""
         return self.reader.read(text).terms()
@@ -209,16 +231,33 @@ class Bot:
         probabilities[oos] = 1.0 - in_scope
         return tuple(probabilities.tolist())
 
+    def classify(self, text: str) -> Classification:
+        """The category a message is filed under, with its probability and the deciding sentence."""
+        scores = self.category_scores(text)
+        best = max(scores, key=scores.__getitem__)
+        return Classification(best, round(scores[best], 4), self._evidence(text, best), scores)
+
+    def _evidence(self, text: str, category: str) -> str:
+        """The sentence that most speaks for `category`: the one whose own reading gives it the highest
+        probability (the whole message when it is one sentence)."""
+        reading = self.reader.read(text)
+        rows = self._vectors(text)
+        if rows.shape[0] <= 1:
+            return text.strip()
+        kept = [s for s in reading.sentences if len(s) >= MIN_SENTENCE_CHARS]
+        probabilities = self.models.category.predict_proba(rows[:-1])
+        column = self.models.category.labels.index(category)
+        return kept[int(np.argmax(probabilities[:, column]))]
+
     def understand(self, text: str) -> Understanding:
         """Intent, category with confidence, emergency, place and tracking number of one message."""
         reading = self.reader.read(text)
         normalised = reading.normalised
         emergency = detect_emergency(normalised)
         tracking_no = find_tracking_no(normalised)
-        scores = self.category_scores(text)
-        best = max(scores, key=scores.__getitem__)
-        category: str | None = best
-        confidence = scores[best]
+        classification = self.classify(text)
+        category: str | None = classification.category
+        confidence = classification.confidence
         if emergency:
             category, confidence = OUT_OF_SCOPE, 1.0
         intent = self._intent(text, normalised, emergency, tracking_no)
@@ -245,6 +284,7 @@ class Bot:
             room=place.room,
             tracking_no=tracking_no,
             in_progress=construction_in_progress(normalised),
+            evidence=classification.evidence if category else "",
         )
 
     @property

@@ -93,6 +93,8 @@ class Answer:
     article_title: str | None = None
     # published articles on the topic of an FAQ answer, offered after it: [{slug, title}]
     related_articles: list[dict[str, str]] = field(default_factory=list)
+    # with a direct answer, up to three other questions closest to the one asked, shown as 相关问题 beneath
+    related: list[str] = field(default_factory=list)
 
 
 class Bm25:

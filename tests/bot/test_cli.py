@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bot import FIXTURES, REPO
+from bot.content import load_content
+from tests.support.bot import CONTENT, FIXTURES, REPO
+
+CODES = set(load_content(CONTENT).category_codes)
 
 MESSAGES = [
     {"id": "a", "text": "宜达新居8号楼有人在楼顶搭阳光房"},
@@ -59,6 +62,7 @@ def test_classify_round_trip_keeps_order():
         "intent",
         "category",
         "confidence",
+        "evidence",
         "estate",
         "street",
         "squad",
@@ -70,6 +74,8 @@ def test_classify_round_trip_keeps_order():
     assert (out[0]["estate"], out[0]["street"], out[0]["squad"]) == ("宜达新居", "夏阳街道", "夏阳中队")
     assert out[0]["category"] == "illegal_construction"
     assert out[1]["intent"] == "greeting"
+    assert all(o["category"] in CODES for o in out[:-1])  # one of the fifteen codes, a greeting too
+    assert out[0]["evidence"]
     assert out[2]["estate"] is None and len(out[2]["candidates"]) == 2
     assert out[3]["category"] == "out_of_scope"
     assert out[0]["in_progress"] is None and out[2]["in_progress"] is None  # 在楼顶搭: a place, not a time

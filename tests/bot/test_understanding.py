@@ -115,7 +115,7 @@ def test_understanding_is_plain_data(bot):
     data = bot.understand("宜达新居8号楼有人搭阳光房").as_dict()
     assert set(data) == {
         "intent", "category", "confidence", "emergency", "out_of_scope", "estate", "street", "squad",
-        "candidates", "building", "unit", "room", "tracking_no", "in_progress",
+        "candidates", "building", "unit", "room", "tracking_no", "in_progress", "evidence",
     }  # fmt: skip
 
 
