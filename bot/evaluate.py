@@ -125,9 +125,7 @@ def evaluate_questions(bot: Bot, rows: Sequence[dict[str, Any]]) -> QuestionRepo
         on_topic=_share(sum(hits), len(topical)),
         on_topic_rows=len(topical),
         answered_on_topic=_share(sum(d and h for d, h in zip(direct, hits, strict=True)), len(topical)),
-        answered_off_topic=_share(
-            sum(d and not h for d, h in zip(direct, hits, strict=True)), len(topical)
-        ),
+        answered_off_topic=_share(sum(d and not h for d, h in zip(direct, hits, strict=True)), len(topical)),
         answered=_share(fallbacks[None], len(topical)),
         suggested=_share(fallbacks["suggest"], len(topical)),
         handed_over=_share(fallbacks["human"], len(topical)),
@@ -257,7 +255,9 @@ def write_targets(values: dict[str, float], p99_ms: float, out: TextIO) -> None:
         value = values[key]
         met = value >= target if comparison == ">=" else value <= target
         sign = "≥" if comparison == ">=" else "≤"
-        out.write(f"| {label.strip()} | {_percent(value).strip()} | {sign} {100 * target:.0f}% | {'yes' if met else 'NO'} |\n")
+        out.write(
+            f"| {label.strip()} | {_percent(value).strip()} | {sign} {100 * target:.0f}% | {'yes' if met else 'NO'} |\n"
+        )
     out.write(f"| classify + answer p99 | {p99_ms:.1f} ms | ≤ 10 ms | {'yes' if p99_ms <= 10 else 'NO'} |\n")
 
 
@@ -267,7 +267,9 @@ def run_eval(bot: Bot, complaints: Path, questions: Path, gazetteer: Path | None
     report = evaluate_complaints(bot, rows)
     qreport = evaluate_questions(bot, question_rows)
     p99 = latency_p99(bot, [complaint_text(r) for r in rows] + [r["question"] for r in question_rows])
-    out.write(f"targets ({complaints.name}: {report.rows} letters; {questions.name}: {len(question_rows)} questions)\n")
+    out.write(
+        f"targets ({complaints.name}: {report.rows} letters; {questions.name}: {len(question_rows)} questions)\n"
+    )
     write_targets(measures(report, qreport), p99, out)
     out.write(f"complaints: {report.rows} rows ({complaints})\n")
     out.write(f"  accuracy            {_percent(report.accuracy)}\n")
