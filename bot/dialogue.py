@@ -1,11 +1,16 @@
-"""The conversation: file a report step by step, answer progress and legal questions, route emergencies.
+"""The conversation: file a report step by step, answer progress and legal questions, withdraw a report,
+introduce itself, route emergencies.
 
 Pure logic over a JSON-able state dict: the caller keeps the state (Redis with a time-out, or memory),
-performs the actions the dialogue asks for (filing the case, looking up progress) and sends the reply.
+performs the actions the dialogue asks for (filing the case, looking up progress, withdrawing a case), lends
+it a read-only view of the resident's own records (photos, the phone given before, their reports) and sends
+the reply.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict
@@ -19,6 +24,24 @@ EMERGENCY_NUMBERS = {
 }
 OUT_OF_SCOPE = "这件事不属于城管住宅小区专项执法的范围，建议拨打 12345 市民服务热线反映，会有相关部门处理。"
 GREETING = "您好，我是青浦城管进社区小助手。可以帮您反映小区里的违法搭建、群租、破坏房屋结构等问题，也可以解答相关法律问题。"
+INTRODUCTION = (
+    "我是青浦城管进社区小助手，可以帮您：\n"
+    "1. 反映小区里的违法搭建、群租、占用楼道等问题，并跟踪办理；\n"
+    "2. 查询您反映过的问题的办理进度（中队签收前还可以撤回）；\n"
+    "3. 解答相关的法律问题。\n"
+    "反映时可以选择匿名，办理人员也看不到您的联系方式。直接告诉我您发现了什么就可以。"
+)
+# "你是谁", "你能做什么", "帮助", "怎么用", "功能" and their close variants, as the whole message (a question
+# such as 维修资金怎么用 is a question, not a request for help); polite openings and closing particles aside.
+_INTRODUCTION = re.compile(
+    r"(?:(?:你|您)(?:是谁|是什么|是啥|是干什么的|是做什么的|叫什么(?:名字)?)"
+    r"|(?:你|您)?(?:能|会|可以)(?:帮我|帮忙|为我)?(?:做|干|办)?(?:什么|啥|些什么|哪些事|什么事)"
+    r"|(?:你|您)?(?:有)?(?:什么|哪些)(?:功能|用处|用)|功能(?:介绍|说明)?"
+    r"|帮助|help|使用帮助|使用说明|操作说明|菜单|(?:这个|小程序|小助手|你)?(?:怎么|如何|咋)(?:用|使用))",
+    re.IGNORECASE,
+)
+_POLITE_OPENING = re.compile(r"^(?:请问|你好|您好|小助手|那)+[，,\s]*")
+_CLOSING_PARTICLES = re.compile(r"[呀啊呢吗哦啦嘛]+$")
 CONFIRM_WORDS = {"是", "是的", "对", "对的", "确认", "提交", "好", "好的", "可以", "没问题", "确定"}
 CANCEL_WORDS = {"取消", "算了", "不用了", "不了", "退出", "不提交"}
 SKIP_WORDS = {"跳过", "没有", "无", "不知道", "不清楚", "没有照片", "不拍了"}
@@ -36,9 +59,44 @@ STOPPED_WORDS = {
 }  # fmt: skip
 
 
-Step = Literal["what", "where", "building", "in_progress", "photos", "anonymous", "confirm"]
+# Photos: as many as the case service takes on a report (backend.cases.services.filing.MAX_PHOTOS).
+MAX_PHOTOS = 9
+PHOTO_QUESTION = "如有现场照片，请在下方上传；没有可以回复「跳过」。"
+PHOTOS_REFUSED = "已过期或不是您本人上传的，没有收下"
+# A contact phone for a named report, so the squad can call back: the case service's rule
+# (backend.text.PHONE_PATTERN); giving none is allowed, as on the mini-program's report form.
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+PHONE_QUESTION = "方便留个联系电话吗？办理人员可能需要向您核实情况，号码只有办理人员能看到。"
+PHONE_AGAIN = "这个号码好像不对。请输入 11 位手机号，或带区号的固定电话（如 021-59721234）；不方便留电话可以回复「跳过」。"
+_MOBILE = re.compile(r"(?<![\d-])(1[3-9]\d-?\d{4}-?\d{4})(?![\d-])")
+_LANDLINE = re.compile(r"(?<![\d-])(0\d{2,3}-?\d{7,8})(?![\d-])")
+USE_PHONE_WORDS = {
+    "使用", "用这个", "就用这个", "用这个号码", "还是这个", "是", "是的", "对", "好", "好的", "可以",
+}  # fmt: skip
+NO_PHONE_WORDS = SKIP_WORDS | {"不方便", "不留", "不用", "不需要", "不要", "不想留", "不用了"}
+# Withdrawing a report: taking back a report (撤回反映, 把我的举报撤销, 不想投诉了), or a tracking number with
+# 撤回/撤销. Asked in a short message: a long letter that says 反映过 … 撤掉 is a complaint, not this.
+_WITHDRAW = re.compile(
+    r"(?:撤回|撤销|撤掉|收回|取消)(?:一下)?(?:我的|我|这个|这条|那个|那条|刚才的|之前的|上次的|已?提交的)*"
+    r"(?:反映|投诉|举报|工单|诉求)"
+    r"|(?:反映|投诉|举报|工单|诉求)[^，。,.]{0,6}(?:撤回|撤销)|不想(?:反映|投诉|举报)了"
+)
+_WITHDRAW_NAMED = re.compile(r"撤回|撤销")
+WITHDRAW_MAX_CHARS = 40
+WITHDRAW_CONFIRM_WORDS = {
+    "确认撤回", "撤回", "确认", "确定", "是", "是的", "对", "好", "好的", "可以", "没问题",
+}  # fmt: skip
+KEEP_WORDS = CANCEL_WORDS | {"不撤回", "不撤了", "不要撤回", "不", "否", "不要", "不是"}
+DRAFT_NOT_FILED = (
+    "您正在填写的这条反映还没有提交，不想反映了可以回复「取消」。"
+    "要撤回以前提交的反映，请在这条提交或取消之后再告诉我。"
+)
+
+
+Step = Literal["what", "where", "building", "in_progress", "photos", "anonymous", "phone", "confirm"]
 MENU = ("我要反映问题", "查询办理进度", "咨询法律问题")  # the quick replies of a greeting
 START_REPORT_WORDS = {"我要反映问题", "我要反映", "反映问题", "投诉"}
+FIRST_QUESTION = "请描述一下您发现的问题：什么情况、持续多久了？"
 PROGRESS_WORDS = {"查询办理进度", "查进度"}
 
 
@@ -66,6 +124,7 @@ class Answer(Protocol):
     answer: str
     fallback: str | None  # None: answered; "suggest": closest questions offered; "human": handed over
     suggestions: list[str]
+    related: list[str]  # with a direct answer: up to three other questions closest to the one asked
 
 
 class Nlu(Protocol):
@@ -79,6 +138,46 @@ class Nlu(Protocol):
     def understand(self, text: str) -> Understanding: ...
 
     def answer(self, text: str) -> Answer: ...
+
+
+class CaseBrief(TypedDict):
+    """One of the resident's own reports as the dialogue shows it to them."""
+
+    tracking_no: str
+    about: str  # what and where, as its reporter knows it: "违法搭建，康虹花园8号楼"
+    status: str  # the status's label: 已派单
+    withdrawable: bool  # the reporter may withdraw it now (the case workflow decides)
+
+
+class Records(Protocol):
+    """What the dialogue may read of the resident's own records: the backend's, or a stand-in in tests.
+    Read only: what changes a record is an action of the reply, which the caller performs."""
+
+    def refused_photos(self, photo_ids: list[str]) -> list[str]:
+        """The photos a report could not take: not the resident's own upload, or expired (gone)."""
+        ...
+
+    def contact_phone(self) -> str | None:
+        """The phone the resident gave on an earlier named report, if any."""
+        ...
+
+    def reports(self) -> list[CaseBrief]:
+        """The resident's own reports, newest first."""
+        ...
+
+
+class NoRecords:
+    """A resident with no records to read: every photo is taken (the case service checks them again when
+    filing), no phone given before, no reports."""
+
+    def refused_photos(self, photo_ids: list[str]) -> list[str]:
+        return []
+
+    def contact_phone(self) -> str | None:
+        return None
+
+    def reports(self) -> list[CaseBrief]:
+        return []
 
 
 class Report(TypedDict, total=False):
@@ -95,22 +194,26 @@ class Report(TypedDict, total=False):
     room: str
     photos: list[str]
     anonymous: bool
+    contact_phone: str  # named reports only, when the resident gave one
     in_progress: bool | None
 
 
 class Draft(Report, total=False):
-    """A report being collected: its fields so far, the step whose answer is awaited, and the estates to
-    choose among when a name is shared."""
+    """A report being collected: its fields so far, the step whose answer is awaited, the estates to
+    choose among when a name is shared, and the phone the resident gave before (offered, not asked again)."""
 
     step: Step
     candidates: list[dict[str, str]]
+    phone_on_file: str
 
 
 @dataclass
 class Reply:
     text: str
     quick_replies: list[str] = field(default_factory=list)
-    action: str | None = None  # "file_report" or "progress": the caller does it and may add to the text
+    # "file_report", "progress" or "withdraw" (of `tracking_no`, confirmed): the caller does it and may add
+    # to the text or replace it
+    action: str | None = None
     report: Report | None = None  # the fields of a report to file
     tracking_no: str | None = None
 
@@ -121,18 +224,30 @@ class _Turn:
 
     state: dict[str, Any]
     draft: Draft
+    text: str
     said: str
     meaning: Understanding | None
     photos: list[str]
+    records: Records
 
 
 def _clean(text: str) -> str:
     return text.strip().strip("。！!？?，,").strip()
 
 
-def respond(nlu: Nlu, state: dict[str, Any], text: str, *, photos: list[str] | None = None) -> Reply:
+def respond(
+    nlu: Nlu,
+    state: dict[str, Any],
+    text: str,
+    *,
+    photos: list[str] | None = None,
+    records: Records | None = None,
+) -> Reply:
     """The reply to `text` in a conversation whose `state` this call updates in place. The state is the
-    caller's JSON-able dict; a report being collected is its "draft" (a Draft)."""
+    caller's JSON-able dict; a report being collected is its "draft" (a Draft), a withdrawal awaiting the
+    resident's choice or confirmation its "withdrawal", a phone the resident gave in it its "phone".
+    `records` reads the resident's own photos, phone and reports (none: a resident without records)."""
+    records = records if records is not None else NoRecords()
     text = text.strip()
     said = _clean(text)
     draft: Draft | None = state.get("draft")
@@ -142,21 +257,48 @@ def respond(nlu: Nlu, state: dict[str, Any], text: str, *, photos: list[str] | N
     meaning = nlu.understand(text) if text else None
     if meaning is not None and meaning.emergency:
         state.pop("draft", None)
+        state.pop("withdrawal", None)
         return Reply(EMERGENCY_NUMBERS.get(meaning.emergency, EMERGENCY_NUMBERS["danger"]))
     if draft is not None:
-        return _continue_report(nlu, _Turn(state, draft, said, meaning, photos or []))
+        return _continue_report(nlu, _Turn(state, draft, text, said, meaning, photos or [], records))
+    if "withdrawal" in state:
+        answered = _continue_withdrawal(state, said, meaning)
+        if answered is not None:
+            return answered
     if meaning is None:
         return Reply(GREETING, list(MENU))
-    return _reply_outside_report(nlu, state, text, said, meaning)
+    return _reply_outside_report(nlu, state, text, said, meaning, records)
+
+
+def asks_for_introduction(text: str) -> bool:
+    """The whole message asks who the bot is, what it can do, or for help."""
+    if text.strip() in {"?", "？"}:
+        return True
+    bare = _CLOSING_PARTICLES.sub("", _POLITE_OPENING.sub("", _clean(text)))
+    return bool(bare) and _INTRODUCTION.fullmatch(bare) is not None
+
+
+def asks_to_withdraw(said: str, meaning: Understanding | None) -> bool:
+    """The message asks to take back a report: 我要撤回反映, 撤回工单 QP…, 撤销我的举报."""
+    if len(said) > WITHDRAW_MAX_CHARS:
+        return False
+    if meaning is not None and meaning.tracking_no and _WITHDRAW_NAMED.search(said):
+        return True
+    return _WITHDRAW.search(said) is not None
 
 
 def _reply_outside_report(
-    nlu: Nlu, state: dict[str, Any], text: str, said: str, meaning: Understanding
+    nlu: Nlu, state: dict[str, Any], text: str, said: str, meaning: Understanding, records: Records
 ) -> Reply:
-    """The reply to a message outside a report: start one, look up progress, greet, or answer."""
+    """The reply to a message outside a report: introduce the bot, withdraw a report, start one, look up
+    progress, greet, or answer."""
+    if asks_for_introduction(text):
+        return Reply(INTRODUCTION, list(MENU))
+    if asks_to_withdraw(said, meaning):
+        return _start_withdrawal(state, records, meaning.tracking_no)
     if said in START_REPORT_WORDS:
         state["draft"] = Draft(step="what")
-        return Reply("请描述一下您发现的问题：什么情况、持续多久了？")
+        return Reply(FIRST_QUESTION)
     if said in PROGRESS_WORDS or meaning.intent == "progress":
         return Reply("正在为您查询……", action="progress", tracking_no=meaning.tracking_no)
     if meaning.intent == "greeting":
@@ -181,7 +323,85 @@ def _consult(nlu: Nlu, text: str) -> Reply:
         return Reply("这个问题我还答不好，已记录下来，工作人员会在工作时间答复您。也可以拨打 12345 咨询。")
     if answer.fallback == "suggest":
         return Reply("您想问的是不是下面这些问题？", suggestions[:3])
-    return Reply(answer.answer, suggestions[:3])
+    # a direct answer offers the questions closest to the one asked
+    return Reply(answer.answer, (list(answer.related or []) or suggestions)[:3])
+
+
+# ------------------------------------------------------------------------------------ withdrawing
+
+
+def _start_withdrawal(state: dict[str, Any], records: Records, named: str | None) -> Reply:
+    """Ask which report to withdraw, or to confirm the one named; nothing is withdrawn before the resident
+    confirms. A number that is not one of the resident's own reports is not found, whoever's it is."""
+    state.pop("withdrawal", None)
+    reports = records.reports()
+    withdrawable = [r for r in reports if r["withdrawable"]]
+    if named is not None:
+        own = next((r for r in reports if r["tracking_no"] == named), None)
+        if own is None:
+            not_found = f"没有找到您反映的工单 {named}，请核对工单号。"
+            if not withdrawable:
+                return Reply(not_found, ["查询办理进度"])
+            return _choose_withdrawal(state, withdrawable, not_found)
+        if not own["withdrawable"]:
+            return Reply(
+                f"工单 {named} 当前状态为「{own['status']}」，不能撤回了：只有中队签收前的反映可以撤回。",
+                ["查询办理进度"],
+            )
+        return _ask_to_confirm_withdrawal(state, own)
+    if not withdrawable:
+        return Reply(
+            "您目前没有可以撤回的反映：只有中队签收前的反映可以撤回。已在办理的，可以问我办理进度。",
+            ["查询办理进度"],
+        )
+    if len(withdrawable) == 1:
+        return _ask_to_confirm_withdrawal(state, withdrawable[0])
+    return _choose_withdrawal(state, withdrawable)
+
+
+def _choose_withdrawal(state: dict[str, Any], options: list[CaseBrief], before: str = "") -> Reply:
+    state["withdrawal"] = {"options": options}
+    lines = "\n".join(f"{i}. {r['tracking_no']}（{r['about']}）" for i, r in enumerate(options, 1))
+    text = f"您有以下反映可以撤回，请问撤回哪一件？\n{lines}\n不撤回请回复「取消」。"
+    return Reply(f"{before}\n{text}" if before else text, [r["tracking_no"] for r in options])
+
+
+def _ask_to_confirm_withdrawal(state: dict[str, Any], case: CaseBrief) -> Reply:
+    state["withdrawal"] = {"case": case}
+    return Reply(
+        f"确认撤回工单 {case['tracking_no']}（{case['about']}）吗？撤回后将不再办理。", ["确认撤回", "取消"]
+    )
+
+
+def _continue_withdrawal(state: dict[str, Any], said: str, meaning: Understanding | None) -> Reply | None:
+    """The answer to a pending withdrawal: the report chosen, the confirmation, or 取消. Anything else is
+    another matter: the withdrawal is dropped (None) and the message answered as it stands."""
+    pending = state["withdrawal"]
+    case: CaseBrief | None = pending.get("case")
+    if said in KEEP_WORDS:
+        state.pop("withdrawal")
+        if case is None:
+            return Reply("好的，不撤回。")
+        return Reply(f"好的，工单 {case['tracking_no']} 不撤回，会继续办理。", ["查询办理进度"])
+    if case is not None:
+        state.pop("withdrawal")
+        if said in WITHDRAW_CONFIRM_WORDS:
+            return Reply("正在撤回……", action="withdraw", tracking_no=case["tracking_no"])
+        return None
+    options: list[CaseBrief] = pending.get("options", [])
+    named = meaning.tracking_no if meaning is not None and meaning.tracking_no else said
+    chosen = next((r for r in options if r["tracking_no"] == named), None)
+    if chosen is None and said.isdigit() and 1 <= int(said) <= len(options):
+        chosen = options[int(said) - 1]
+    if chosen is not None:
+        return _ask_to_confirm_withdrawal(state, chosen)
+    if meaning is not None and meaning.tracking_no:
+        return _choose_withdrawal(state, options, f"工单 {meaning.tracking_no} 不在可以撤回的反映中。")
+    state.pop("withdrawal")
+    return None
+
+
+# ------------------------------------------------------------------------------------ a report
 
 
 def _take_place(draft: Draft, meaning: Understanding) -> None:
@@ -231,7 +451,68 @@ def _add_photos(draft: Draft, photos: list[str]) -> None:
     draft["photos"] = (draft.get("photos") or []) + photos
 
 
+def _take_checked_photos(turn: _Turn) -> Reply | None:
+    """Add the photos sent that the report can take; if some cannot (not the resident's own, expired, more
+    than a report holds), say so and stay at the photo step: what was collected is kept, and the resident
+    can upload again or 跳过."""
+    draft = turn.draft
+    kept = draft.get("photos") or []
+    new = [p for p in dict.fromkeys(turn.photos) if p not in kept]
+    refused = set(turn.records.refused_photos(new)) if new else set()
+    accepted = [p for p in new if p not in refused]
+    room = max(MAX_PHOTOS - len(kept), 0)
+    too_many = accepted[room:]
+    _add_photos(draft, accepted[:room])
+    if not refused and not too_many:
+        return None
+    draft["step"] = "photos"
+    problems = []
+    if refused:
+        problems.append(f"{'这张' if len(new) == 1 else f'有 {len(refused)} 张'}照片{PHOTOS_REFUSED}")
+    if too_many:
+        problems.append(f"一条反映最多 {MAX_PHOTOS} 张照片，多出的 {len(too_many)} 张没有收下")
+    taken = f"已收到 {len(draft['photos'])} 张照片；" if draft["photos"] else ""
+    more = "可以重新上传，或回复「跳过」继续。" if refused else "回复「跳过」继续。"
+    return Reply(f"{taken}{'；'.join(problems)}。{more}", ["跳过"])
+
+
+def _masked(phone: str) -> str:
+    """138****5678: enough for the resident to recognise their number on the screen."""
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
+
+
+def phone_in(said: str) -> str | None:
+    """A mainland mobile or a landline with its area code in what the resident typed (spaces, dashes inside
+    a mobile number, full-width digits and +86 allowed), as the case service takes it; None if none."""
+    compact = re.sub(r"\s", "", unicodedata.normalize("NFKC", said)).replace("+86", "")
+    found = _MOBILE.search(compact)
+    phone = found.group(1).replace("-", "") if found else None
+    if phone is None and (landline := _LANDLINE.search(compact)) is not None:
+        phone = landline.group(1)
+    return phone if phone is not None and re.fullmatch(PHONE_PATTERN, phone) else None
+
+
+def _phone_question(draft: Draft) -> Reply:
+    on_file = draft.get("phone_on_file")
+    if on_file:
+        return Reply(
+            f"{PHONE_QUESTION}还用 {_masked(on_file)} 吗？也可以回复新的号码。",
+            [f"使用 {_masked(on_file)}", "跳过"],
+        )
+    return Reply(f"{PHONE_QUESTION}（不方便可以回复「跳过」）", ["跳过"])
+
+
+def _ask_again(nlu: Nlu, draft: Draft) -> Reply:
+    """The question of the step the draft is at, asked again after an aside."""
+    if draft.get("step") == "photos":
+        return Reply(PHOTO_QUESTION, ["跳过"])
+    return _next_question(nlu, draft)
+
+
 def _next_question(nlu: Nlu, draft: Draft) -> Reply:
+    if not draft.get("description"):
+        draft["step"] = "what"
+        return Reply(FIRST_QUESTION)
     if len(draft.get("description", "")) < 10:
         draft["step"] = "what"
         return Reply("请再具体描述一下问题（至少 10 个字）：什么情况、在哪个位置、持续多久了？")
@@ -249,10 +530,13 @@ def _next_question(nlu: Nlu, draft: Draft) -> Reply:
         return Reply(IN_PROGRESS_QUESTION, list(IN_PROGRESS_CHOICES))
     if "photos" not in draft:
         draft["step"] = "photos"
-        return Reply("如有现场照片，请在下方上传；没有可以回复「跳过」。", ["跳过"])
+        return Reply(PHOTO_QUESTION, ["跳过"])
     if "anonymous" not in draft:
         draft["step"] = "anonymous"
         return Reply("是否匿名反映？匿名后办理人员也看不到您的联系方式。", ["匿名", "不匿名"])
+    if not draft["anonymous"] and "contact_phone" not in draft:
+        draft["step"] = "phone"
+        return _phone_question(draft)
     draft["step"] = "confirm"
     return _confirmation(draft)
 
@@ -261,18 +545,32 @@ def _confirmation(draft: Draft) -> Reply:
     where = draft.get("estate") or draft.get("address")
     building = f"{draft['building']}号楼" if draft.get("building") else ""
     now = "现场正在施工。" if draft.get("in_progress") else ""
-    anonymous = "匿名" if draft["anonymous"] else "实名"
-    summary = f"请确认：在「{where}{building}」，{draft['description'][:60]}。{now}{anonymous}反映。"
+    if draft["anonymous"]:
+        who = "匿名反映。"
+    elif draft.get("contact_phone"):
+        who = f"实名反映，联系电话 {_masked(draft['contact_phone'])}。"
+    else:
+        who = "实名反映，未留联系电话。"
+    summary = f"请确认：在「{where}{building}」，{draft['description'][:60]}。{now}{who}"
     return Reply(summary + "确认提交吗？", ["确认", "取消"])
 
 
 def _continue_report(nlu: Nlu, turn: _Turn) -> Reply:
     """Take the answer to the step the draft is at, then ask the next question; an answer that does not
-    fit the step is asked for again."""
+    fit the step is asked for again. An aside (who the bot is, withdrawing a report) is answered, and the
+    step's question asked again, the draft kept."""
+    if asks_for_introduction(turn.text):
+        return _aside(INTRODUCTION, _ask_again(nlu, turn.draft))
+    if asks_to_withdraw(turn.said, turn.meaning):
+        return _aside(DRAFT_NOT_FILED, _ask_again(nlu, turn.draft))
     step = turn.draft.get("step")
     take = _STEPS.get(step) if step is not None else None
     asked_again = take(turn) if take is not None else None
     return asked_again if asked_again is not None else _next_question(nlu, turn.draft)
+
+
+def _aside(text: str, pending: Reply) -> Reply:
+    return Reply(f"{text}\n\n{pending.text}", pending.quick_replies)
 
 
 def _take_description(turn: _Turn) -> Reply | None:
@@ -312,15 +610,13 @@ def _take_building(turn: _Turn) -> Reply | None:
 def _take_in_progress_answer(turn: _Turn) -> Reply | None:
     # asked once: an unclear answer is None
     turn.draft["in_progress"] = _in_progress_answer(turn.said, turn.meaning)
-    if turn.photos:
-        _add_photos(turn.draft, turn.photos)
-    return None
+    return _take_checked_photos(turn) if turn.photos else None
 
 
 def _take_photos(turn: _Turn) -> Reply | None:
     if turn.photos:
-        _add_photos(turn.draft, turn.photos)
-    elif turn.said in SKIP_WORDS or not turn.said:
+        return _take_checked_photos(turn)
+    if turn.said in SKIP_WORDS or not turn.said:
         turn.draft["photos"] = turn.draft.get("photos") or []
     else:
         return Reply("请上传照片，或回复「跳过」。", ["跳过"])
@@ -328,12 +624,32 @@ def _take_photos(turn: _Turn) -> Reply | None:
 
 
 def _take_anonymous(turn: _Turn) -> Reply | None:
+    draft = turn.draft
     if turn.said in NO_WORDS or turn.said.startswith("不"):
-        turn.draft["anonymous"] = False
+        draft["anonymous"] = False
+        # offered rather than asked again: a phone given earlier in this conversation, or on a named report
+        on_file = turn.state.get("phone") or turn.records.contact_phone()
+        if on_file:
+            draft["phone_on_file"] = on_file
     elif turn.said in YES_WORDS:
-        turn.draft["anonymous"] = True
+        draft["anonymous"] = True
     else:
         return Reply("请回复「匿名」或「不匿名」。", ["匿名", "不匿名"])
+    return None
+
+
+def _take_phone(turn: _Turn) -> Reply | None:
+    draft, said = turn.draft, turn.said
+    on_file = draft.get("phone_on_file")
+    phone = phone_in(said)
+    if phone is not None:
+        draft["contact_phone"] = turn.state["phone"] = phone
+    elif on_file and (said in USE_PHONE_WORDS or said.startswith("使用")):
+        draft["contact_phone"] = on_file
+    elif said in NO_PHONE_WORDS:
+        draft["contact_phone"] = ""
+    else:
+        return Reply(PHONE_AGAIN, _phone_question(draft).quick_replies)
     return None
 
 
@@ -344,6 +660,9 @@ def _take_confirmation(turn: _Turn) -> Reply:
     report = turn.draft.copy()
     report.pop("step", None)
     report.pop("candidates", None)
+    report.pop("phone_on_file", None)
+    if report.get("anonymous") or not report.get("contact_phone"):
+        report.pop("contact_phone", None)  # an anonymous report never carries a phone
     report["in_progress"] = turn.draft.get("in_progress")  # True, False or None: not said
     return Reply("正在提交……", action="file_report", report=report)
 
@@ -356,5 +675,6 @@ _STEPS: dict[Step, Callable[[_Turn], Reply | None]] = {
     "in_progress": _take_in_progress_answer,
     "photos": _take_photos,
     "anonymous": _take_anonymous,
+    "phone": _take_phone,
     "confirm": _take_confirmation,
 }

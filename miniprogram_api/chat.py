@@ -26,7 +26,12 @@ class ChatBody(StrictBody):
     session_id: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_-]{8,64}$", description="同一会话沿用上次返回的值"
     )
-    photos: list[UploadId] = Field(default_factory=list, max_length=9, description="上传接口返回的照片 id")
+    photos: list[UploadId] = Field(
+        default_factory=list,
+        max_length=9,
+        description="上传接口返回的照片 id。须是本人上传且未过期的照片，否则在上传照片这一步就会被拒收"
+        "（已填写的内容保留，可重新上传或回复「跳过」）；一条反映最多 9 张",
+    )
 
 
 class ChatArticle(BaseModel):
@@ -36,18 +41,24 @@ class ChatArticle(BaseModel):
 
 class ChatOut(BaseModel):
     session_id: str
-    text: str
-    quick_replies: list[str]
-    tracking_no: str | None
+    text: str = Field(description="小助手的回复；直接回答问题时，末尾列出相关问题和相关普法文章")
+    quick_replies: list[str] = Field(description="快捷回复按钮，点击即把按钮文字作为下一条消息发送")
+    tracking_no: str | None = Field(description="刚提交成功的反映的工单号；其他回复为空")
     article: ChatArticle | None = Field(None, description="回答摘自的普法文章")
     articles: list[ChatArticle] = Field(
         default_factory=list, description="回答问题后推荐的相关普法文章（同一类别）"
+    )
+    related_questions: list[str] = Field(
+        default_factory=list,
+        description="直接回答问题后推荐的相关问题（最多 3 个），与 quick_replies 相同，点击即可提问",
     )
 
 
 @mp_api.post("/bot/messages", tags=[chat_tag], security=BEARER, responses={200: ChatOut, 401: ErrorBody})
 def post_bot_message(body: ChatBody) -> dict:
-    """和小助手对话：可一步步提交反映，查询自己反映的办理进度，或咨询法律问题。"""
+    """和小助手对话：可一步步提交反映（实名反映会请居民留联系电话，匿名反映不留），查询自己反映的办理进度
+    （列出全部正在办理的反映），在中队签收前撤回自己的反映（须确认），或咨询法律问题；发「你能做什么」「帮助」
+    可看小助手的功能介绍。"""
     user = current_user()
     session = get_session()
     conversation = body.session_id or uuid.uuid4().hex
@@ -70,4 +81,5 @@ def post_bot_message(body: ChatBody) -> dict:
         tracking_no=reply.tracking_no,
         article=ChatArticle(slug=reply.article.slug, title=reply.article.title) if reply.article else None,
         articles=[ChatArticle(slug=a.slug, title=a.title) for a in reply.articles],
+        related_questions=reply.related_questions,
     ).model_dump()

@@ -32,7 +32,9 @@ def reply_on_wechat(openid: str, text: str) -> str:
             now=now(),
         )
         session.commit()
-    message = reply.text + (("\n回复：" + " / ".join(reply.quick_replies)) if reply.quick_replies else "")
+    # WeChat shows no buttons: the quick replies are listed, unless the text already lists them (相关问题)
+    offered = [] if reply.quick_replies == reply.related_questions else reply.quick_replies
+    message = reply.text + (("\n回复：" + " / ".join(offered)) if offered else "")
     if gateway is None:
         log.warning("WeChat is not configured: a chat reply was not sent")
         return "not sent"

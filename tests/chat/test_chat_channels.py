@@ -13,6 +13,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from backend.cases.models import Case, CaseSource
 from backend.chat.store import ConversationStore
+from tests.chat.stand_ins import RelatingNlu
 from tests.support.chat import CHAT_API, say
 from tests.support.fake_nlu import FakeNlu
 
@@ -69,7 +70,7 @@ def test_progress_for_someone_elses_number_reveals_nothing(
 
     _user, token = resident
     sid = say(chat_client, token, "康虹花园8号楼楼顶有人在搭阳光房，搭了好几天")["session_id"]
-    for turn in ("跳过", "不匿名"):
+    for turn in ("跳过", "不匿名", "跳过"):  # no photos, named, no phone
         say(chat_client, token, turn, sid)
     number = say(chat_client, token, "确认", sid)["tracking_no"]
     _other, other_token = make_resident(session, "curious")
@@ -191,6 +192,19 @@ def test_a_pushed_message_is_answered_once_through_the_customer_service_api(push
         == "success"
     )
     assert len(wechat_standin.custom_messages) == 1
+
+
+def test_a_pushed_answer_lists_its_related_questions_once(push_app, wechat_standin) -> None:
+    """WeChat shows no buttons: the quick replies are listed under the text, unless the text lists them."""
+    push_app.extensions["nlu"] = RelatingNlu(["阳光房算不算违建", "楼顶加个阳光房要审批吗"])
+    client = push_app.test_client()
+    for n, text in enumerate(["露台搭阳光房违法吗", "你是谁"]):
+        query, body = pushed(wechat_standin.app_id, text, 9200 + n, nonce=f"related-{n}")
+        assert client.post("/wechat/callback", query_string=query, data=body).status_code == 200
+    answer, introduction = (m["text"]["content"] for m in wechat_standin.custom_messages[-2:])
+    assert answer.endswith("相关问题：「阳光房算不算违建」、「楼顶加个阳光房要审批吗」")
+    assert "回复：" not in answer
+    assert introduction.endswith("\n回复：我要反映问题 / 查询办理进度 / 咨询法律问题")
 
 
 def test_pushed_text_is_read_without_its_invisible_characters(push_app, wechat_standin) -> None:

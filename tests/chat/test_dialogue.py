@@ -18,14 +18,23 @@ def talk(*turns: str, state: dict | None = None) -> list:
 def test_a_report_step_by_step_to_confirmation() -> None:
     state: dict = {}
     replies = talk(
-        "我家楼上在搭阳光房，已经搭了好几天了", "康虹花园", "8号楼", "跳过", "不匿名", "确认", state=state
+        "我家楼上在搭阳光房，已经搭了好几天了",
+        "康虹花园",
+        "8号楼",
+        "跳过",
+        "不匿名",
+        "13812345678",
+        "确认",
+        state=state,
     )
     assert "哪个小区" in replies[0].text
     assert "几号楼" in replies[1].text
     assert "照片" in replies[2].text
     assert "匿名" in replies[3].text
-    assert "确认提交" in replies[4].text and "康虹花园8号楼" in replies[4].text
-    final = replies[5]
+    assert "联系电话" in replies[4].text
+    assert "确认提交" in replies[5].text and "康虹花园8号楼" in replies[5].text
+    assert "138****5678" in replies[5].text and "13812345678" not in replies[5].text
+    final = replies[6]
     assert final.action == "file_report"
     assert final.report == {
         "description": "我家楼上在搭阳光房，已经搭了好几天了",
@@ -35,6 +44,7 @@ def test_a_report_step_by_step_to_confirmation() -> None:
         "building": "8",
         "photos": [],
         "anonymous": False,
+        "contact_phone": "13812345678",
         "in_progress": True,  # 在搭
     }
     assert "draft" not in state

@@ -9,8 +9,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.cases.models import Case, CaseSource
+from backend.cases.models import Case, CaseSource, CaseStatus
+from backend.chat.services import RELATED_QUESTIONS_LINE
 from backend.config import PROJECT_ROOT
+from bot.dialogue import INTRODUCTION, MENU
 from tests.support.chat import say
 
 
@@ -100,3 +102,45 @@ def test_legal_question_and_emergency(bot_client: FlaskClient, resident) -> None
     assert "119" in say(bot_client, token, "楼道里着火了，好大的烟")["text"]
     legal = say(bot_client, token, "把阳台改成厨房违法吗？")["text"]
     assert legal and "12345" not in legal[:10]
+
+
+@pytest.mark.parametrize("text", ["你是谁", "你能做什么？", "帮助", "help", "怎么用"])
+def test_the_bot_introduces_itself(bot_client: FlaskClient, resident, text: str) -> None:
+    _user, token = resident
+    reply = say(bot_client, token, text)
+    assert (reply["text"], reply["quick_replies"]) == (INTRODUCTION, list(MENU))
+
+
+def test_a_named_report_with_a_phone_then_withdrawn_in_chat(
+    bot_client: FlaskClient, session: Session, resident
+) -> None:
+    _user, token = resident
+    turns, number = _file(
+        bot_client,
+        token,
+        "康虹花园8号楼楼顶有人在搭阳光房，敲敲打打好几天了",
+        "跳过",
+        "不匿名",
+        "13812345678",
+        "确认",
+    )
+    assert "138****5678" in turns[-2]["text"]
+    case = session.scalar(select(Case).where(Case.tracking_no == number))
+    assert (case.anonymous, case.contact_phone) == (False, "13812345678")
+    ask = say(bot_client, token, f"撤回工单 {number}")
+    assert ask["text"].startswith(f"确认撤回工单 {number}（违法搭建，康虹花园8号楼）")
+    assert "已撤回" in say(bot_client, token, "确认撤回", ask["session_id"])["text"]
+    session.refresh(case)
+    assert case.status == CaseStatus.WITHDRAWN
+
+
+@pytest.mark.parametrize("question", ["装修要不要向物业登记", "把阳台改成厨房违法吗？"])
+def test_a_question_answered_directly_shows_related_questions(
+    bot_client: FlaskClient, resident, question: str
+) -> None:
+    _user, token = resident
+    reply = say(bot_client, token, question)
+    related = reply["related_questions"]
+    assert 1 <= len(related) <= 3 and reply["quick_replies"] == related
+    assert question not in related
+    assert RELATED_QUESTIONS_LINE + "、".join(f"「{q}」" for q in related) in reply["text"]

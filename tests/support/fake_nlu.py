@@ -46,6 +46,7 @@ class FakeAnswer:
     confidence: float = 0.9
     fallback: str | None = None
     suggestions: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
 
 
 class FakeNlu:

@@ -213,11 +213,26 @@ def _reporter_photos(session: Session, reporter: User | None, photo_ids: list[st
     if not photo_ids:
         return []
     uploads = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(photo_ids)))}
-    for photo_id in photo_ids:
-        upload = uploads.get(photo_id)
-        if upload is None or reporter is None or upload.owner_id != reporter.id:
-            raise ValidationFailed.on("photos", "照片不存在或已过期，请重新上传")
+    if _unusable(uploads, reporter, photo_ids):
+        raise ValidationFailed.on("photos", "照片不存在或已过期，请重新上传")
     return [uploads[p] for p in photo_ids]
+
+
+def unusable_photos(session: Session, reporter: User | None, photo_ids: list[str]) -> list[str]:
+    """The photos a report by `reporter` could not carry: uploads that are gone (expired) or not the
+    reporter's own; the two are never told apart, so nobody learns whether another's photo exists."""
+    if not photo_ids:
+        return []
+    uploads = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(photo_ids)))}
+    return _unusable(uploads, reporter, photo_ids)
+
+
+def _unusable(uploads: dict[str, Upload], reporter: User | None, photo_ids: list[str]) -> list[str]:
+    return [
+        p
+        for p in photo_ids
+        if (upload := uploads.get(p)) is None or reporter is None or upload.owner_id != reporter.id
+    ]
 
 
 def _priority(estate: Estate | None, in_progress: bool) -> int:
