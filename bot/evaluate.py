@@ -258,7 +258,11 @@ def write_targets(values: dict[str, float], p99_ms: float, out: TextIO) -> None:
         out.write(
             f"| {label.strip()} | {_percent(value).strip()} | {sign} {100 * target:.0f}% | {'yes' if met else 'NO'} |\n"
         )
-    out.write(f"| classify + answer p99 | {p99_ms:.1f} ms | ≤ 10 ms | {'yes' if p99_ms <= 10 else 'NO'} |\n")
+    # the 10 ms target is per resident's message (python -m bot bench); these rows include letters of
+    # two thousand characters, most of whose time is jieba's
+    out.write(
+        f"| classify + answer p99 on these rows, each read afresh | {p99_ms:.1f} ms | (bench: ≤ 10 ms) | |\n"
+    )
 
 
 def run_eval(bot: Bot, complaints: Path, questions: Path, gazetteer: Path | None, out: TextIO) -> None:

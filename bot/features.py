@@ -50,18 +50,36 @@ class KeywordSpotter:
 
 def raw_features(text: str, words: Sequence[str], spotter: KeywordSpotter) -> Counter[str]:
     """Feature counts of a normalised, synonym-folded text and its jieba words."""
+    return Counter([*content_features(text, words, spotter), *form_features(text)])
+
+
+def content_features(text: str, words: Sequence[str], spotter: KeywordSpotter) -> list[str]:
+    """What a text says: its words, word pairs, character bigrams and trigrams and taxonomy keywords. None
+    of them crosses punctuation, so a text's are the sum of its clauses' (but for the word pairs that
+    straddle two clauses, see `boundary_pairs`)."""
     kept = [w for w in words if w not in STOPWORDS and not w.isdigit()]
     features = ["w:" + w for w in kept]
     features += [f"b:{a}_{b}" for a, b in pairwise(kept)]
     for run in _CJK_RUN.findall(text):
         features += ["c:" + run[i : i + 2] for i in range(len(run) - 1)]
         features += ["c:" + run[i : i + 3] for i in range(len(run) - 2)]
-    features += ["f:" + name for name, pattern in _FORMS.items() if pattern.search(text)]
     for keyword, codes in spotter.hits(text):
         features.append("kw:" + keyword)
         features += ["k:" + code for code in codes]
-    counts: Counter[str] = Counter(features)
-    return counts
+    return features
+
+
+def form_features(text: str) -> list[str]:
+    """How a text is put (a question, a report), which only the whole text tells."""
+    return ["f:" + name for name, pattern in _FORMS.items() if pattern.search(text)]
+
+
+def boundary_pairs(pieces: Sequence[Sequence[str]]) -> list[str]:
+    """The word pairs from the last word of each piece to the first of the next, as a text made of the
+    pieces in order has them and the pieces' own features do not."""
+    kept = [[w for w in words if w not in STOPWORDS and not w.isdigit()] for words in pieces]
+    kept = [words for words in kept if words]
+    return [f"b:{a[-1]}_{b[0]}" for a, b in pairwise(kept)]
 
 
 # Feature blocks, each L2-normalised on its own and then weighted, so that a long message's hundreds of

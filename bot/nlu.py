@@ -19,8 +19,9 @@ from bot.cache import CacheDir
 from bot.classifier import SoftmaxRegression
 from bot.content import INTENTS, OUT_OF_SCOPE, Content, Example, load_content, load_gazetteer
 from bot.features import KeywordSpotter, Vectorizer
+from bot.letters import Letter, file_letter
 from bot.places import Gazetteer
-from bot.reading import Reader
+from bot.reading import Part, Reader
 from bot.retrieval import Answer, ArticleText, Item, Retriever
 from bot.rules import (
     EMERGENCY_ANSWERS,
@@ -46,7 +47,8 @@ LONG_MESSAGE_CHARS = 60
 GREETING_ANSWER = "您好，我是青浦城管进社区小助手。您可以向我举报小区里的违法搭建、群租、占用楼道等问题，也可以问相关的法律规定。"
 OUT_OF_SCOPE_ANSWER = (
     "这个问题不属于本次小区城管专项执法的范围。紧急情况请拨打110、119或120；"
-    "噪音、停车、物业费等其他事项请拨打12345市民服务热线。"
+    "押金、房租、装修合同、物业费、赔偿这类私人之间的纠纷，可以找居委会或街镇的人民调解委员会调解，"
+    "调解不成可以向人民法院起诉；噪音、停车等其他事项请拨打12345市民服务热线。"
 )
 SUGGEST_ANSWER = "我不太确定您想问的是哪一个，您是不是想问："
 HUMAN_ANSWER = "这个问题我暂时答不好，会请工作人员回复您；您也可以拨打12345市民服务热线咨询。"
@@ -87,9 +89,9 @@ class Understanding:
 
 @dataclass(frozen=True)
 class Classification:
-    """Which one of the fifteen category codes a message is filed under (never None: a message about
-    nothing the bureau handles is out_of_scope), the probability of that code, and the sentence of the
-    message that decided it, as the resident wrote it, so that a squad sees why."""
+    """Which one of the taxonomy's codes (fourteen, out_of_scope among them) a message is filed under (never
+    None: a message about nothing the bureau handles is out_of_scope), the probability of that code, and
+    the part of the message that decided it, as the resident wrote it, so that a squad sees why."""
 
     category: str
     confidence: float
@@ -128,7 +130,7 @@ class Bot:
         self.models = models
         self.retriever = retriever
         self._vectors = lru_cache(maxsize=512)(self._vectorise)
-        self._category_scores = lru_cache(maxsize=512)(self._score_categories)
+        self._decision = lru_cache(maxsize=512)(self._decide)
 
     @classmethod
     def load(
@@ -185,7 +187,7 @@ class Bot:
         """Drop the messages remembered so far (the next read of any message starts afresh)."""
         self.reader.read.cache_clear()
         self._vectors.cache_clear()
-        self._category_scores.cache_clear()
+        self._decision.cache_clear()
 
     def terms(self, text: str) -> list[str]:
         """What retrieval indexes for a text (see Reading.terms)."""
@@ -194,60 +196,47 @@ class Bot:
     # ------------------------------------------------------------------ understanding
 
     def category_scores(self, text: str) -> dict[str, float]:
-        """Each category code's probability for a message (they sum to 1).
+        """Each category code's probability for a message (they sum to 1); see `_decide`."""
+        return dict(zip(self.models.category.labels, self._decision(text)[0], strict=True))
 
-        The model learnt from short messages, so a long one is also read sentence by sentence. Which
-        in-scope category: the sentences' votes, sharper sentences weighing more, averaged with the whole
-        message's. Whether in scope at all: the two sentences that most look in scope, averaged, so that a
-        letter reporting a violation amid complaints about noise or smell stays in scope, while a single
-        passing mention of an in-scope word does not pull an unrelated matter in."""
-        return dict(zip(self.models.category.labels, self._category_scores(text), strict=True))
+    def _parts(self, text: str) -> list[Part]:
+        """The parts of a message read on their own: those long enough to say something."""
+        return [p for p in self.reader.read(text).parts if len(p.text) >= MIN_SENTENCE_CHARS]
 
     def _vectorise(self, text: str) -> sp.csr_matrix:
-        """A message's feature rows, made once for both models: each sentence long enough to read on its
-        own when there are several, then the whole message (always the last row)."""
+        """A message's feature rows, made once for both models: each part long enough to read on its own
+        when there are several, then the message without its background, then the whole message (always
+        the last row)."""
         reading = self.reader.read(text)
-        sentences = [
-            f
-            for s, f in zip(reading.sentences, reading.sentence_features, strict=True)
-            if len(s) >= MIN_SENTENCE_CHARS
-        ]
-        rows = [*sentences, reading.features] if len(sentences) > 1 else [reading.features]
-        return self.models.vectorizer.transform(rows)
+        parts = self._parts(text)
+        rows = [p.features for p in parts] if len(parts) > 1 else []
+        return self.models.vectorizer.transform([*rows, reading.foreground, reading.features])
 
-    def _score_categories(self, text: str) -> tuple[float, ...]:
-        labels = self.models.category.labels
+    def _decide(self, text: str) -> tuple[tuple[float, ...], str]:
+        """Each category's probability and the part of the letter that decided (as written).
+
+        The model learnt from short messages, so a letter is read part by part and the parts' readings are
+        weighed and filed by the bureau's conventions (bot.letters.file_letter)."""
         rows = self.models.category.predict_proba(self._vectors(text))
-        if len(rows) == 1:
-            return tuple(rows[0].tolist())
-        by_sentence, whole = rows[:-1], rows[-1]
-        sharpness = by_sentence.max(axis=1) - 1.0 / len(labels) + 1e-9
-        votes = (sharpness[:, None] * by_sentence).sum(axis=0) / sharpness.sum()
-        blended = (votes + whole) / 2
-        oos = labels.index(OUT_OF_SCOPE)
-        in_scope = float(np.sort(1.0 - by_sentence[:, oos])[-2:].mean())
-        blended[oos] = 0.0
-        probabilities = blended / blended.sum() * in_scope
-        probabilities[oos] = 1.0 - in_scope
-        return tuple(probabilities.tolist())
+        reading = self.reader.read(text)
+        parts = self._parts(text)
+        if len(parts) > 1:
+            pieces = [(p.text, p.written, p.role) for p in parts]
+            by_part = rows[:-2]
+        else:  # one part, or nothing long enough: the message is read whole
+            pieces = [(reading.folded, parts[0].written if parts else reading.normalised, "subject")]
+            by_part = rows[-2:-1]
+        letter = Letter(reading.folded, pieces, by_part, rows[-2])
+        probabilities, deciding = file_letter(self.models.category.labels, letter)
+        return tuple(probabilities.tolist()), pieces[deciding][1]
 
     def classify(self, text: str) -> Classification:
-        """The category a message is filed under, with its probability and the deciding sentence."""
-        scores = self.category_scores(text)
+        """The category a message is filed under (always one of the codes), with its probability and the
+        part of the message that decided it, as the resident wrote it."""
+        probabilities, evidence = self._decision(text)
+        scores = dict(zip(self.models.category.labels, probabilities, strict=True))
         best = max(scores, key=scores.__getitem__)
-        return Classification(best, round(scores[best], 4), self._evidence(text, best), scores)
-
-    def _evidence(self, text: str, category: str) -> str:
-        """The sentence that most speaks for `category`: the one whose own reading gives it the highest
-        probability (the whole message when it is one sentence)."""
-        reading = self.reader.read(text)
-        rows = self._vectors(text)
-        if rows.shape[0] <= 1:
-            return text.strip()
-        kept = [s for s in reading.sentences if len(s) >= MIN_SENTENCE_CHARS]
-        probabilities = self.models.category.predict_proba(rows[:-1])
-        column = self.models.category.labels.index(category)
-        return kept[int(np.argmax(probabilities[:, column]))]
+        return Classification(best, round(scores[best], 4), evidence, scores)
 
     def understand(self, text: str) -> Understanding:
         """Intent, category with confidence, emergency, place and tracking number of one message."""
@@ -338,6 +327,7 @@ class Bot:
                     article_id=key,
                     article_slug=item.slug,
                     article_title=item.title,
+                    related=self.retriever.related(hits, item),
                 )
             return Answer(
                 answer=item.answer,
@@ -350,6 +340,7 @@ class Bot:
                 related_articles=[
                     {"slug": a.slug or "", "title": a.title} for a in index.related(item.category)
                 ],
+                related=self.retriever.related(hits, item),
             )
         if best_category == OUT_OF_SCOPE and votes[OUT_OF_SCOPE] >= 0.5 and fallback == "human":
             return Answer(OUT_OF_SCOPE_ANSWER, OUT_OF_SCOPE, [], round(votes[OUT_OF_SCOPE], 4), None)

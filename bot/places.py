@@ -39,6 +39,29 @@ _UNIT = re.compile(r"(\d{1,2})\s*(?:单元|门洞)")
 _ROOM = re.compile(r"(\d{3,4})\s*(?:室|房间|号房)|(?:号楼|幢|栋|单元|号)\s*(\d{3,4})(?!\d)")
 _TYPE_QUALIFIER = re.compile(r"[(（](?:公寓|别墅|商铺|住宅|小区)[)）]")
 _PREFIXES = ("上海市", "上海", "青浦区")
+# Developers and brands that lead many estate names. Inside a name they say nothing about the matter: 绿地
+# is green land in 占用绿地, not in 绿地海外滩 or 绿地集团. A name is the brand with a few characters and a
+# place word, or the brand with a company word; the characters between may not be those of a clause
+# (被, 了, 把, verbs of building), so 绿地被人挖了建花园 stays green land.
+DEVELOPERS = (
+    "绿地", "万科", "保利", "中海", "绿城", "碧桂园", "龙湖", "融创", "华润", "招商", "金地", "世茂",
+    "恒大", "旭辉", "中建", "万达", "雅居乐", "富力", "远洋", "阳光城", "金科", "华侨城", "仁恒", "建发",
+    "越秀", "首开", "中梁", "新城控股", "大华", "瑞安", "仁恒",
+)  # fmt: skip
+# What before a brand's name makes it land, not a name (公共绿地, 占用绿地, 这块绿地).
+_LAND_BEFORE = (
+    r"(?<!公共)(?<!小区)(?<!的)(?<!占用)(?<!破坏)(?<!毁坏)(?<!这块)(?<!那块)(?<!一块)(?<!一片)(?<!附属)"
+    r"(?<!侵占)(?<!毁)(?<!占)(?<!挖)(?<!铲)"
+)
+_BRANDED = re.compile(
+    _LAND_BEFORE + f"({'|'.join(DEVELOPERS)})"
+    r"(?:集团|地产|置业|控股|物业|开发商|房产|公司|"
+    r"[^\s,，。:：;；!?！？被了把的在有是搭建盖种挖铺围圈成砍毁坏变改拆堆放占用和与跟及自家里上下内外旁边前后中面]{0,6}"
+    r"(?:城|苑|园|府|湾|邸|庭|公馆|广场|中心|花园|小区|新村|家园|天地|国际|空间站|外滩|\d期|华庭|雅苑|"
+    r"名邸|公寓|大厦|社区|别墅|一品|壹号|1号|都会|名都|都市))"
+)
+# 绿化 in a company's name (某某绿化工程有限公司) is a trade, not the green land of the complaint.
+_GREENING_COMPANY = re.compile(r"(?:园林)?绿化(?:工程|养护|园林|景观|建设|服务|科技)*(?:有限|责任|股份)*公司")
 
 
 def chinese_numbers_to_digits(text: str) -> str:
@@ -156,13 +179,15 @@ class Gazetteer:
 
     def mask(self, normalised: str) -> str:
         """The text with estate names replaced by 小区, so that a name like 绿地启航城 or 康虹花园 says
-        nothing about the category of what is reported there."""
+        nothing about the category of what is reported there; so are names led by a developer we do not
+        list (万科城, 绿地海外滩), and a greening company's name is just 公司."""
         parts, position = [], 0
         for hit in self._hits(normalised):
             if hit.kind == "estate":
                 parts += [normalised[position : hit.start], "小区"]
                 position = hit.end
-        return "".join(parts) + normalised[position:] if parts else normalised
+        masked = "".join(parts) + normalised[position:] if parts else normalised
+        return mask_brands(masked)
 
     def _hits(self, text: str) -> list[_Hit]:
         return [
@@ -278,3 +303,20 @@ def _fill_building_unit_room(text: str, place: Place) -> None:
         place.room = match.group(1) or match.group(2)
     if place.building is None and place.room is None and (match := _BUILDING_ROOM.search(text)):
         place.building, place.room = match.group(1), match.group(2)
+
+
+def mask_brands(text: str) -> str:
+    """Developer-led names to 小区 (or 公司 for the developer itself), greening companies to 公司. Once a
+    letter has named a developer's estate or company, the developer's bare name elsewhere in it is the
+    developer too (让绿地给业主一个交代), unless it reads as land (占用绿地, 绿地被毁)."""
+    named = {m.group(1) for m in _BRANDED.finditer(text)}
+    text = _BRANDED.sub(lambda m: "公司" if m.group(0).endswith(_COMPANY_WORDS) else "小区", text)
+    for brand in named:
+        text = re.sub(_BARE_BRAND.format(re.escape(brand)), "公司", text)
+    return _GREENING_COMPANY.sub("公司", text)
+
+
+_BARE_BRAND = _LAND_BEFORE + "{}" + r"(?![被里上内中旁边前后])"
+
+
+_COMPANY_WORDS = ("集团", "地产", "置业", "控股", "物业", "开发商", "房产", "公司")

@@ -1,4 +1,5 @@
-"""Reading a message once for every model: normalised, synonyms folded, cut into clauses, words and features."""
+"""Reading a message once for every model: normalised, synonyms folded, cut into sentences and the letter's
+parts (bot.letters: the subject and the background), words and features."""
 
 from __future__ import annotations
 
@@ -7,13 +8,26 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
-from bot.features import KeywordSpotter, raw_features
+from bot.features import KeywordSpotter, boundary_pairs, content_features, form_features
+from bot.letters import ROLE_WEIGHTS, Role, clauses
 from bot.text import STOPWORDS, SynonymFolder, Tokenizer, normalise
 
-# Clause boundaries: jieba never joins words across them, so cutting here first changes no word.
-_SENTENCE = re.compile(r"[。！？!?；;\n]+")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@dataclass(frozen=True)
+class Part:
+    """A run of clauses of one sentence that play the same part in the letter: the background clauses
+    together, the others (what is done where, requests, plain narration) together, so that a clause like
+    在楼顶平台上 stays with the 种满了蔬菜 that follows it. `role` is the strongest of its clauses'."""
+
+    text: str  # as the models read it
+    written: str  # as the resident wrote it (normalised), for showing as evidence
+    role: Role
+    words: tuple[str, ...]
+    features: Counter[str]
 
 
 @dataclass(frozen=True)
@@ -22,8 +36,9 @@ class Reading:
     folded: str  # for models: estate names masked, synonyms rewritten to their canonical word
     sentences: tuple[str, ...]
     sentence_words: tuple[tuple[str, ...], ...]
-    sentence_features: tuple[Counter[str], ...]
+    parts: tuple[Part, ...]  # in order; a one-clause message is one part
     features: Counter[str]  # the whole message's
+    foreground: Counter[str]  # the features of the message without its background parts
 
     @property
     def empty(self) -> bool:
@@ -66,12 +81,61 @@ class Reader:
     def _read(self, text: str) -> Reading:
         normalised = normalise(text)
         folded = self.synonyms.fold(self.mask(normalised))
-        sentences = tuple(s for s in (p.strip() for p in _SENTENCE.split(folded)) if s)
-        words = tuple(tuple(self.tokenizer.words(s)) for s in sentences)
-        features: tuple[Counter[str], ...]
-        if len(sentences) == 1:
-            features = (raw_features(sentences[0], words[0], self.spotter),)
-            return Reading(normalised, folded, sentences, words, features, features[0])
-        features = tuple(raw_features(s, w, self.spotter) for s, w in zip(sentences, words, strict=True))
-        whole = raw_features(folded, [w for ws in words for w in ws], self.spotter)
-        return Reading(normalised, folded, sentences, words, features, whole)
+        pieces = clauses(folded, normalised)
+        # runs of clauses of one sentence, background apart from the rest: (sentence, background?) → clauses
+        runs: list[list[int]] = []
+        for i, clause in enumerate(pieces):
+            previous = pieces[runs[-1][-1]] if runs else None
+            if (
+                previous is not None
+                and previous.sentence == clause.sentence
+                and (previous.role == "background") == (clause.role == "background")
+            ):
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        clause_words = [self.tokenizer.words(c.text) for c in pieces]
+        sentence_words: list[list[str]] = []
+        sentence_texts: list[list[str]] = []
+        for i, (clause, words) in enumerate(zip(pieces, clause_words, strict=True)):
+            if i == 0 or clause.sentence != pieces[i - 1].sentence:
+                sentence_words.append([])
+                sentence_texts.append([])
+            sentence_words[-1].extend(words)
+            sentence_texts[-1].append(clause.text)
+        sentences = tuple("，".join(texts) for texts in sentence_texts)
+        said = [content_features(c.text, w, self.spotter) for c, w in zip(pieces, clause_words, strict=True)]
+        parts = []
+        for run in runs:
+            part_text = "，".join(pieces[i].text for i in run)
+            features = _summed([said[i] for i in run], part_text, [clause_words[i] for i in run])
+            role = min((pieces[i].role for i in run), key=lambda r: -ROLE_WEIGHTS[r])
+            run_words = tuple(w for i in run for w in clause_words[i])
+            parts.append(
+                Part(part_text, "，".join(pieces[i].written for i in run), role, run_words, features)
+            )
+        whole = parts[0].features if len(parts) == 1 else _summed(said, folded, clause_words)
+        told = [i for i, c in enumerate(pieces) if c.role != "background"]
+        if told and len(told) < len(pieces):
+            foreground = _summed(
+                [said[i] for i in told],
+                "。".join(pieces[i].text for i in told),
+                [clause_words[i] for i in told],
+            )
+        else:
+            foreground = whole
+        return Reading(
+            normalised,
+            folded,
+            sentences,
+            tuple(tuple(ws) for ws in sentence_words),
+            tuple(parts),
+            whole,
+            foreground,
+        )
+
+
+def _summed(said: list[list[str]], text: str, words: list[list[str]]) -> Counter[str]:
+    """The features of a text made of clauses, from the clauses' own: all of them, the word pairs across
+    their joins, and how the whole text is put."""
+    return Counter([*chain.from_iterable(said), *boundary_pairs(words), *form_features(text)])

@@ -10,15 +10,38 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.content import Faq, Source
+from bot.content import OUT_OF_SCOPE, Faq, Source
 
-# Decision thresholds on the combined score (normalised BM25 in [0, 1] plus the classifier's vote).
-# Chosen on our own FAQ, each question asked with itself left out of the index (its sibling questions
-# are its paraphrases): about a third are answered outright, seven in ten of those with the very FAQ
-# and most others with a sibling on the same topic; nearly all the rest get suggestions.
-ANSWER_SCORE = 0.5
-ANSWER_MARGIN = 0.12
+# The decision (Retriever.decide), on the combined score (normalised BM25 in [0, 1] plus the classifier's
+# vote). The best item is answered directly when it is clearly the question asked:
+#   - it leads the best rival on another topic by ANSWER_MARGIN, scoring at least ANSWER_SCORE (a near
+#     paraphrase, or a question only one topic fits); or
+#   - the runner-up agrees with it (see `Item.agrees`: same category; out-of-scope answers send the resident
+#     to different places, so of those only civil disputes agree) and it leads the best rival on another
+#     topic by AGREED_MARGIN, scoring at least AGREED_SCORE: whichever were picked, the resident would get
+#     an answer on the right matter, and the others are offered as related questions.
+# Neither when an agreeing item scores exactly the same (its words fit the question as well, and the
+# classifier votes alike for both): a bare topic word such as 违建 fits many questions alike, it names a
+# topic, not a question. Otherwise the closest items are offered when the best scores SUGGEST_SCORE, else a
+# person takes over.
+# Chosen leave-one-question-out on our own FAQ (each of its 921 questions asked with itself left out of its
+# FAQ, the sibling questions being its paraphrases), over a grid of the four thresholds, for the most questions
+# answered directly on topic less five times those answered off topic (an answer on the wrong matter costs
+# more than a list to choose from), then checked on our held-back questions (tests/bot/heldout). That answers
+# about 62% directly on topic (a third of all with the very FAQ) and 4% off topic, and 81% of the 74 held-back
+# questions on topic and none off; the single rule before (score 0.5, margin 0.12 over any other FAQ)
+# answered 32% on topic and 3.7% off of the FAQ as it was then, and 39% of the held-back questions.
+ANSWER_SCORE = 0.4
+ANSWER_MARGIN = 0.25
+AGREED_SCORE = 0.15
+AGREED_MARGIN = 0.1
+SAME_TEXT_SCORE = 1e-6  # text scores this close are the same (rounding)
 SUGGEST_SCORE = 0.3
+RELATED_QUESTIONS = 3  # other FAQs' questions shown beneath a direct answer
+RELATED_TEXT_SCORE = 0.1  # an FAQ that shares less of the question's words is no related question
+# An out-of-scope answer that sends the resident to mediation or the court is about a civil dispute (deposits,
+# rent, renovation contracts, property fees, compensation): all those point the same way.
+CIVIL_REMEDIES = ("调解", "法院")
 CATEGORY_WEIGHT = 0.35  # how much the complaint classifier's probability for an item's category adds
 FULL_VOTE_TEXT_SCORE = 0.2  # below this text score the classifier's vote counts proportionally less
 ANSWER_TEXT_WEIGHT = 0.3  # an FAQ answer's words count, but less than its questions' words
@@ -39,6 +62,7 @@ class Item:
     slug: str | None = None  # an article's
     summary: str = ""  # an article's
     categories: tuple[str, ...] = ()  # an article's, all of them
+    civil: bool = False  # out of scope, a dispute between private parties (see CIVIL_REMEDIES)
 
     @property
     def title(self) -> str:
@@ -52,6 +76,14 @@ class Item:
     def topics(self) -> tuple[str, ...]:
         """The categories the item is about (an FAQ has one)."""
         return self.categories or ((self.category,) if self.category else ())
+
+    def agrees(self, other: Item) -> bool:
+        """Whether answering with `other` instead would answer on the same matter: a category in common other
+        than out_of_scope, whose answers each send the resident somewhere else (110, 120, 12333 …), except
+        that civil disputes all send to mediation and the court."""
+        if (set(self.topics) & set(other.topics)) - {OUT_OF_SCOPE}:
+            return True
+        return self.civil and other.civil
 
 
 @dataclass(frozen=True)
@@ -123,7 +155,7 @@ class Bm25:
         order = np.argsort(term_ids, kind="stable")
         ids, weights = doc_ids[order], weights[order]
         ends = np.cumsum(np.bincount(term_ids, minlength=len(terms))).tolist()
-        starts = [0, *ends[:-1]]
+        starts = [0, *ends][: len(ends)]  # (an empty index has no terms)
         self.postings = {
             t: (ids[start:end], weights[start:end]) for t, start, end in zip(terms, starts, ends, strict=True)
         }
@@ -239,6 +271,7 @@ class Retriever:
                     questions=f.questions,
                     answer=f.answer,
                     sources=f.sources,
+                    civil=_is_civil(f.category, f.answer),
                 )
             )
             for f in faqs
@@ -305,26 +338,51 @@ class Retriever:
         return self._index.rank(terms, category_votes)
 
     def decide(self, hits: list[Hit]) -> tuple[str | None, list[Hit]]:
-        """(fallback, hits to show): answer with the top hit, offer the closest ones, or hand over.
+        """(fallback, hits to show): answer with the top hit, offer the closest ones, or hand over (see the
+        rule at the top of the module).
 
-        An FAQ's margin is judged against the other FAQs only: an article on the same matter is offered
-        after the FAQ's answer, it is no rival reading of the question. An article's margin is judged
-        against everything, so a close FAQ makes both offered."""
-        if not hits or hits[0].score < SUGGEST_SCORE:
+        An FAQ's rivals are the other FAQs only: an article on the same matter is offered after the FAQ's
+        answer, it is no rival reading of the question. An article's rivals are everything, so a close FAQ
+        on another matter makes both offered."""
+        if not hits:
             return "human", []
         top = hits[0]
-        runner_up = next(
-            (
-                h
-                for h in hits[1:]
-                if h.item.key != top.item.key and (top.item.is_article or not h.item.is_article)
-            ),
-            None,
+        rivals = [
+            h
+            for h in hits[1:]
+            if h.item.key != top.item.key and (top.item.is_article or not h.item.is_article)
+        ]
+        other_topic = next((h for h in rivals if not top.item.agrees(h.item)), None)
+        lead = top.score - (other_topic.score if other_topic else 0.0)
+        vague = any(
+            abs(h.text_score - top.text_score) <= SAME_TEXT_SCORE and top.item.agrees(h.item) for h in rivals
         )
-        margin = top.score - (runner_up.score if runner_up else 0.0)
-        if top.score >= ANSWER_SCORE and margin >= ANSWER_MARGIN:
+        if not vague and top.score >= ANSWER_SCORE and lead >= ANSWER_MARGIN:
             return None, [top]
+        agreed = bool(rivals) and top.item.agrees(rivals[0].item)
+        if agreed and not vague and top.score >= AGREED_SCORE and lead >= AGREED_MARGIN:
+            return None, [top]
+        if top.score < SUGGEST_SCORE:
+            return "human", []
         return "suggest", hits[:SUGGESTIONS]
+
+    @staticmethod
+    def related(hits: list[Hit], answered: Item, limit: int = RELATED_QUESTIONS) -> list[str]:
+        """The questions to show beneath a direct answer: the titles of the other FAQs closest to the question
+        asked, best first, each once, none the answered item's (articles are offered as articles)."""
+        seen = set(answered.questions)
+        related: list[str] = []
+        for hit in hits:
+            title = hit.item.title
+            if hit.item.is_article or hit.item.key == answered.key or title in seen:
+                continue
+            if hit.text_score < RELATED_TEXT_SCORE:
+                continue
+            seen.add(title)
+            related.append(title)
+            if len(related) == limit:
+                break
+        return related
 
 
 def _article_item(article: ArticleText) -> Item:
@@ -339,4 +397,9 @@ def _article_item(article: ArticleText) -> Item:
         slug=article.slug or None,
         summary=summary,
         categories=categories,
+        civil=_is_civil(categories[0] if categories else None, article.body),
     )
+
+
+def _is_civil(category: str | None, answer: str) -> bool:
+    return category == OUT_OF_SCOPE and any(remedy in answer for remedy in CIVIL_REMEDIES)

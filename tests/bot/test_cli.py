@@ -74,7 +74,7 @@ def test_classify_round_trip_keeps_order():
     assert (out[0]["estate"], out[0]["street"], out[0]["squad"]) == ("宜达新居", "夏阳街道", "夏阳中队")
     assert out[0]["category"] == "illegal_construction"
     assert out[1]["intent"] == "greeting"
-    assert all(o["category"] in CODES for o in out[:-1])  # one of the fifteen codes, a greeting too
+    assert all(o["category"] in CODES for o in out[:-1])  # one of the codes, a greeting too
     assert out[0]["evidence"]
     assert out[2]["estate"] is None and len(out[2]["candidates"]) == 2
     assert out[3]["category"] == "out_of_scope"
