@@ -38,6 +38,8 @@ def answer_record(bot: Bot, text: str) -> dict[str, object]:
         "sources": a.sources,
         "confidence": a.confidence,
         "fallback": a.fallback,
+        "suggestions": a.suggestions,
+        "related": a.related,
     }
 
 

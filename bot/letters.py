@@ -51,6 +51,9 @@ _BACKGROUND = re.compile(
             # what is over: built and already pulled down, or long ago
             r"(?:已经?|早已|早就|都)(?:被)?(?:拆掉|拆除|拆了|整改|恢复|处理好|解决)",
             r"(?:以前|从前|早年|前几年|前两年|那几年|当年|曾经)(?:.{0,10})(?:搭|建|盖|拆|种|占)过",
+            # the setting: who writes and what the estate is, before the matter
+            r"^(?:我|我们|本人)(?:是|系)(?!.{0,4}(?:举报|投诉|反映))|^(?:我|我们|本人)?(?:家住|住在|居住在|居住于)|"
+            r"^(?:我们|我们的|我家|本)?小区(?:是|系|位于|建于|于\d|始建)|交房以来|入住以来|建成以来",
             # courtesy
             r"谢谢|感谢|辛苦了|致敬|点赞|为民办实事|尊敬的|您好|你好|领导好|此致|敬礼",
         )
@@ -72,7 +75,8 @@ _DOING = re.compile(
 # about money that names nothing being built, cut, let or occupied speaks for out_of_scope.
 _MONEY = re.compile(
     r"物业费|管理费|停车费|车位费|租金|房租|押金|定金|订金|违约金|赔偿|赔钱|退款|退钱|退还|涨价|收费|欠费|"
-    r"砍头息|中介费|服务费|维修资金|维修基金|装修款|工程款|尾款|工资|房款|首付|贷款|罚息|差价"
+    r"砍头息|中介费|服务费|维修资金|维修基金|装修款|工程款|尾款|工资|房款|首付|贷款|罚息|差价|"
+    r"涨到|涨了|上涨|月租|年租|多少钱|退租|托管费|暴雷|跑路"
 )
 _NOT_MONEY = re.compile(
     r"搭|建|盖|砌|拆|砸|凿|打通|打掉|开洞|隔成|隔出|群租|占用|堆放|开店|经营|改成|改为|种菜"
@@ -269,6 +273,10 @@ def _conventions(labels: list[str], probabilities: np.ndarray, by_part: np.ndarr
         best = _trade(probabilities, best, labels.index(CHANGE_OF_USE))
     role_weight = np.array([ROLE_WEIGHTS[r] for r in roles])
     deciding = int(np.argmax(role_weight * by_part[:, best]))
+    if labels[best] != OUT_OF_SCOPE and len(letter.parts) > 1 and about_money(letter.parts[deciding][0]):
+        # what most speaks for the category is a quarrel about money: that is not the bureau's
+        best = _trade(probabilities, best, labels.index(OUT_OF_SCOPE))
+        deciding = int(np.argmax(role_weight * by_part[:, best]))
     placed = place_decides(labels[best], letter.parts[deciding][0])
     if placed != labels[best]:
         _trade(probabilities, best, labels.index(placed))

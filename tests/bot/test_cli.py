@@ -84,9 +84,12 @@ def test_classify_round_trip_keeps_order():
 def test_answer_round_trip_keeps_order():
     out = _run("answer", lines=[json.dumps(m, ensure_ascii=False) for m in MESSAGES])
     assert [o["id"] for o in out] == [m["id"] for m in MESSAGES]
-    keys = {"id", "answer", "category", "sources", "confidence", "fallback"}
+    keys = {"id", "answer", "category", "sources", "confidence", "fallback", "suggestions", "related"}
     assert all(set(o) == keys for o in out)
     assert "119" in out[3]["answer"]
+    # a direct answer carries the closest other questions, none when it offers suggestions instead
+    assert all(len(o["related"]) <= 3 for o in out)
+    assert all(not o["related"] for o in out if o["fallback"] is not None)
     assert all(o["fallback"] in (None, "suggest", "human") for o in out)
 
 
