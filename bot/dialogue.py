@@ -29,7 +29,7 @@ INTRODUCTION = (
     "1. 反映小区里的违法搭建、群租、占用楼道等问题，并跟踪办理；\n"
     "2. 查询您反映过的问题的办理进度（中队签收前还可以撤回）；\n"
     "3. 解答相关的法律问题。\n"
-    "反映时可以选择匿名，办理人员也看不到您的联系方式。直接告诉我您发现了什么就可以。"
+    "反映时可以选择匿名，匿名反映不留您的姓名和联系方式。直接告诉我您发现了什么就可以。"
 )
 # "你是谁", "你能做什么", "帮助", "怎么用", "功能" and their close variants, as the whole message (a question
 # such as 维修资金怎么用 is a question, not a request for help); polite openings and closing particles aside.
@@ -116,6 +116,7 @@ class Understanding(Protocol):
     room: str | None
     tracking_no: str | None
     in_progress: bool | None
+    evidence: str  # the part of a long message that decided its category
 
 
 class Answer(Protocol):
@@ -205,6 +206,7 @@ class Draft(Report, total=False):
     step: Step
     candidates: list[dict[str, str]]
     phone_on_file: str
+    evidence: str  # the part of the description that decided its category, for the confirmation
 
 
 @dataclass
@@ -304,9 +306,13 @@ def _reply_outside_report(
     if meaning.intent == "greeting":
         return Reply(GREETING, list(MENU))
     if meaning.out_of_scope or meaning.category == "out_of_scope":
+        # a civil dispute or another matter the FAQ answers (where to go instead) gets that answer
+        answer = nlu.answer(text)
+        if answer.fallback is None:
+            return Reply(answer.answer, list(answer.related or [])[:3])
         return Reply(OUT_OF_SCOPE)
     if meaning.intent == "report":
-        draft = Draft(step="what", description=text, category=meaning.category)
+        draft = Draft(step="what", description=text, category=meaning.category, evidence=meaning.evidence)
         _take_place(draft, meaning)
         _take_in_progress(draft, meaning)
         state["draft"] = draft
@@ -363,7 +369,7 @@ def _choose_withdrawal(state: dict[str, Any], options: list[CaseBrief], before: 
     state["withdrawal"] = {"options": options}
     lines = "\n".join(f"{i}. {r['tracking_no']}（{r['about']}）" for i, r in enumerate(options, 1))
     text = f"您有以下反映可以撤回，请问撤回哪一件？\n{lines}\n不撤回请回复「取消」。"
-    return Reply(f"{before}\n{text}" if before else text, [r["tracking_no"] for r in options])
+    return Reply(f"{before}\n{text}" if before else text, [*(r["tracking_no"] for r in options[:8]), "取消"])
 
 
 def _ask_to_confirm_withdrawal(state: dict[str, Any], case: CaseBrief) -> Reply:
@@ -533,7 +539,10 @@ def _next_question(nlu: Nlu, draft: Draft) -> Reply:
         return Reply(PHOTO_QUESTION, ["跳过"])
     if "anonymous" not in draft:
         draft["step"] = "anonymous"
-        return Reply("是否匿名反映？匿名后办理人员也看不到您的联系方式。", ["匿名", "不匿名"])
+        return Reply(
+            "是否匿名反映？匿名反映不留您的姓名和联系方式；实名反映时，办理人员可以联系您核实情况。",
+            ["匿名", "不匿名"],
+        )
     if not draft["anonymous"] and "contact_phone" not in draft:
         draft["step"] = "phone"
         return _phone_question(draft)
@@ -551,8 +560,20 @@ def _confirmation(draft: Draft) -> Reply:
         who = f"实名反映，联系电话 {_masked(draft['contact_phone'])}。"
     else:
         who = "实名反映，未留联系电话。"
-    summary = f"请确认：在「{where}{building}」，{draft['description'][:60]}。{now}{who}"
+    summary = f"请确认：在「{where}{building}」，{_gist(draft)}{now}{who}"
     return Reply(summary + "确认提交吗？", ["确认", "取消"])
+
+
+def _gist(draft: Draft) -> str:
+    """What the report is about, in a line: the part of a long description that decided its category
+    (not its greeting), else the description, cut with an ellipsis."""
+    description = draft.get("description", "")
+    text = draft.get("evidence") or description if len(description) > GIST_CHARS else description
+    text = text.strip().rstrip("。！!，,；;")
+    return (text[:GIST_CHARS] + "……" if len(text) > GIST_CHARS else text) + "。"
+
+
+GIST_CHARS = 60
 
 
 def _continue_report(nlu: Nlu, turn: _Turn) -> Reply:
@@ -599,11 +620,14 @@ def _take_where(turn: _Turn) -> Reply | None:
     return None
 
 
+# "3号", "3栋", "3号楼": the number, since the confirmation says 号楼 itself
+_BUILDING_WORD = re.compile(r"\s*(?:号楼|号|栋|幢|座)$")
+
+
 def _take_building(turn: _Turn) -> Reply | None:
     said, meaning = turn.said, turn.meaning
-    turn.draft["building"] = (
-        "" if said in SKIP_WORDS else (meaning.building if meaning and meaning.building else said)[:32]
-    )
+    given = meaning.building if meaning and meaning.building else _BUILDING_WORD.sub("", said)
+    turn.draft["building"] = "" if said in SKIP_WORDS else given[:32]
     return None
 
 
@@ -660,6 +684,7 @@ def _take_confirmation(turn: _Turn) -> Reply:
     report = turn.draft.copy()
     report.pop("step", None)
     report.pop("candidates", None)
+    report.pop("evidence", None)
     report.pop("phone_on_file", None)
     if report.get("anonymous") or not report.get("contact_phone"):
         report.pop("contact_phone", None)  # an anonymous report never carries a phone

@@ -107,7 +107,7 @@ def test_only_reports_not_yet_signed_for_are_offered(chat_client: FlaskClient, s
     transition(session, signed, "sign", officer(session, "xujing"))
     session.flush()
     ask = say(chat_client, token, "我要撤回反映")
-    assert ask["quick_replies"] == [newer.tracking_no, older.tracking_no]
+    assert ask["quick_replies"] == [newer.tracking_no, older.tracking_no, "取消"]
     assert signed.tracking_no not in ask["text"]
     confirm = say(chat_client, token, "2", ask["session_id"])
     assert confirm["text"].startswith(f"确认撤回工单 {older.tracking_no}（违法搭建，康虹花园1号楼）")

@@ -191,7 +191,7 @@ def test_several_reports_the_resident_chooses_then_confirms() -> None:
     )
     ask = respond(NLU, state, "我要撤回反映", records=resident)
     assert "撤回哪一件" in ask.text and MINE in ask.text and MINE_TOO in ask.text and SIGNED not in ask.text
-    assert ask.quick_replies == [MINE_TOO, MINE]
+    assert ask.quick_replies == [MINE_TOO, MINE, "取消"]
     assert ask.action is None
     confirm = respond(NLU, state, MINE, records=resident)
     assert confirm.text == f"确认撤回工单 {MINE}（违法搭建，康虹花园8号楼）吗？撤回后将不再办理。"
@@ -239,7 +239,7 @@ def test_someone_elses_number_is_not_found_and_reveals_nothing() -> None:
     assert "没有找到" in reply.text and reply.action is None and "withdrawal" not in state
     # with reports of one's own to withdraw, they are offered instead, and the number stays unknown
     offered = respond(NLU, state, f"撤回工单 {SOMEONE_ELSES}", records=Resident(cases=[brief(MINE)]))
-    assert "没有找到" in offered.text and offered.quick_replies == [MINE]
+    assert "没有找到" in offered.text and offered.quick_replies == [MINE, "取消"]
     assert respond(NLU, state, SOMEONE_ELSES, records=Resident(cases=[brief(MINE)])).action is None
 
 
@@ -462,3 +462,48 @@ def test_without_related_questions_the_suggestions_are_offered() -> None:
 def test_did_you_mean_still_offers_the_suggestions() -> None:
     reply = respond(RelatingNlu(["不该出现"]), {}, "我大概想问搭建的事")
     assert "是不是" in reply.text and "不该出现" not in reply.quick_replies
+
+
+def test_a_civil_dispute_gets_the_answer_that_says_where_to_go() -> None:
+    reply = respond(NLU, {}, "房东不退押金怎么办")
+    assert "人民调解" in reply.text and "法院" in reply.text
+    assert reply.quick_replies == ["房东不退房租怎么办"]  # the related questions
+    assert "不属于城管住宅小区专项执法的范围" in respond(NLU, {}, "隔壁装修噪音太大了").text  # nothing fits
+
+
+def test_the_building_is_its_number_however_it_is_said() -> None:
+    for said in ("3号", "3栋", "3号楼", "3 幢"):
+        state: dict = {}
+        replies = talk("康虹花园有人在搭阳光房，已经搭好了", said, state=state)
+        assert state["draft"]["building"] == "3", (said, replies[-1].text)
+
+
+def test_the_confirmation_shows_what_decided_not_the_greeting() -> None:
+    letter = (
+        "尊敬的领导您好！我是老住户，今天想反映一件事情，拖了很久了，请您一定看一看。" * 2
+        + "康虹花园8号楼有人在楼顶搭阳光房。"
+    )
+    state: dict = {
+        "draft": {
+            "step": "anonymous",
+            "description": letter,
+            "estate": "康虹花园",
+            "street": "徐泾镇",
+            "building": "8",
+            "photos": [],
+            "in_progress": False,
+            "category": "illegal_construction",
+            "evidence": "康虹花园8号楼有人在楼顶搭阳光房",
+        }
+    }
+    confirm = respond(NLU, state, "匿名")
+    assert "康虹花园8号楼有人在楼顶搭阳光房。" in confirm.text and "尊敬的领导" not in confirm.text
+    short = {
+        "draft": {
+            **state["draft"],
+            "step": "anonymous",
+            "description": "康虹花园8号楼有人搭阳光房",
+            "evidence": "",
+        }
+    }
+    assert "康虹花园8号楼有人搭阳光房。" in respond(NLU, short, "匿名").text

@@ -12,7 +12,7 @@ from bot.rules import construction_in_progress
 # (words, intent, category) in order: the first whose words a message contains says what it is about
 TOPICS: list[tuple[tuple[str, ...], str, str]] = [
     (("违法吗", "怎么办", "想问", "看不懂"), "consult", "illegal_construction"),
-    (("噪音",), "report", "out_of_scope"),
+    (("噪音", "押金"), "report", "out_of_scope"),
     (("阳光房", "搭"), "report", "illegal_construction"),
     (("隔断", "群租"), "report", "group_rental"),
 ]
@@ -36,6 +36,7 @@ class Meaning:
     room: str | None = None
     tracking_no: str | None = None
     in_progress: bool | None = None
+    evidence: str = ""
 
 
 @dataclass
@@ -66,8 +67,14 @@ class FakeNlu:
         return m
 
     def answer(self, text: str) -> FakeAnswer:
-        if "看不懂" in text:
+        if "看不懂" in text or "噪音" in text:  # nothing in the FAQ: noise is the police's
             return FakeAnswer("", fallback="human")
+        if "押金" in text:
+            return FakeAnswer(
+                "押金纠纷不属于城管执法的范围，可以找人民调解委员会调解，或向人民法院起诉。",
+                category="out_of_scope",
+                related=["房东不退房租怎么办"],
+            )
         if "大概" in text:
             return FakeAnswer(
                 "", fallback="suggest", suggestions=["阳光房算违建吗", "加层要审批吗", "露台搭建怎么处罚"]
