@@ -103,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         help='JSON Lines of {"question", "accept": [category, …]}, e.g. tests/bot/heldout/legal_questions.jsonl',
     )
     evaluate.add_argument("--gazetteer", type=Path, help="also measure places on messages generated from it")
+    evaluate.add_argument(
+        "--articles",
+        type=Path,
+        help="answer from these legal-education articles too, as the service does with those it publishes "
+        "(default: the content folder's articles/, which the embedded service seeds)",
+    )
+    evaluate.add_argument("--no-articles", action="store_true", help="answer from the FAQ alone")
     bench = commands.add_parser("bench", help="start-up time, memory and per-message latency")
     bench.add_argument("--gazetteer", type=Path)
     bench.add_argument("--messages", type=int, default=3000)
@@ -129,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "answer":
         _serve(bot, answer_record, sys.stdin, sys.stdout)
     else:
-        from bot.evaluate import run_eval
+        from bot.evaluate import index_articles, run_eval
 
+        if not args.no_articles:
+            index_articles(bot, args.articles or args.content / "articles")
         run_eval(bot, args.complaints, args.questions, args.gazetteer, sys.stdout)
     return 0
 

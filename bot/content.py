@@ -312,3 +312,43 @@ def base_name(name: str) -> str:
     while previous != name:
         previous, name = name, _QUALIFIER.sub("", name).strip()
     return name
+
+
+_MARKUP = re.compile(r"!\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)|^#+\s*|^\s*[-*>]\s+|[*_`|]", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ArticleFile:
+    """A legal-education article as content/articles/<slug>.md has it: TOML front matter between +++
+    lines, then Markdown (read into plain text here, roughly: the bot only indexes the words)."""
+
+    slug: str
+    title: str
+    summary: str
+    body: str
+    categories: tuple[str, ...]
+
+
+def load_article_files(folder: Path) -> list[ArticleFile]:
+    """The articles of a folder as the embedded service seeds them (README.md aside), for measuring the bot
+    as residents meet it; a file without front matter is skipped. The backend's loader checks them."""
+    articles = []
+    for path in sorted(Path(folder).glob("*.md")):
+        if path.name.lower() == "readme.md":
+            continue
+        _, fence, rest = path.read_text(encoding="utf-8").partition("+++")
+        front_text, fence_end, body = rest.partition("\n+++")
+        if not fence or not fence_end:
+            continue
+        front = tomllib.loads(front_text)
+        text = _MARKUP.sub(lambda m: m.group(1) or m.group(2) or "", body)
+        articles.append(
+            ArticleFile(
+                slug=path.stem,
+                title=str(front.get("title", "")),
+                summary=str(front.get("summary", "")),
+                body="\n".join(line.strip() for line in text.splitlines() if line.strip()),
+                categories=_strings(front.get("categories")),
+            )
+        )
+    return articles

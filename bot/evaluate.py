@@ -11,8 +11,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.content import OUT_OF_SCOPE, Estate, base_name, load_gazetteer
+from bot.content import OUT_OF_SCOPE, Estate, base_name, load_article_files, load_gazetteer
 from bot.nlu import Bot
+from bot.retrieval import ArticleText
+
+
+def index_articles(bot: Bot, folder: Path) -> int:
+    """Answer from the articles of `folder` too, as the service answers from those it publishes (the
+    embedded service seeds content/articles/); returns how many. A missing folder indexes none."""
+    files = load_article_files(folder) if Path(folder).is_dir() else []
+    bot.replace_articles(
+        [
+            ArticleText(
+                id=f.slug, title=f.title, body=f.body, slug=f.slug, summary=f.summary, categories=f.categories
+            )
+            for f in files
+        ],
+        version=f"files:{folder}",
+    )
+    return len(files)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
