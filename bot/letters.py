@@ -135,6 +135,10 @@ COMMON_AREA = "common_area_occupation"
 GREEN_SPACE = "green_space_damage"
 # Whose failure the inaction convention never overrides: the company's own duties, and out of scope.
 NOT_VIOLATIONS = frozenset({"property_negligence", "property_duty_violation", "out_of_scope"})
+# How much of a part's in-scope reading is its best category's odds against out_of_scope rather than its
+# whole in-scope mass (see _in_scope): chosen on our held-back letters and complaints (0.1 keeps the most
+# violations in scope; 0.3 recognises more of what is not ours but loses violations).
+IN_SCOPE_ODDS = 0.1
 # A violation must be at least this likely in the subject's own reading to win over the inaction.
 VIOLATION_SUPPORT = 0.3
 
@@ -244,11 +248,22 @@ def file_letter(labels: Sequence[str], letter: Letter) -> tuple[np.ndarray, int]
         votes = (weight[:, None] * by_part).sum(axis=0) / weight.sum()
         blended = (votes + letter.foreground) / 2
         told = [i for i, role in enumerate(roles) if role != "background"] or list(range(len(roles)))
-        in_scope = float(np.sort(1.0 - by_part[told, oos])[-2:].mean())
+        in_scope = float(np.sort(_in_scope(by_part[told], oos))[-2:].mean())
         blended[oos] = 0.0
         probabilities = blended / blended.sum() * in_scope
         probabilities[oos] = 1.0 - in_scope
     return probabilities, _conventions(list(labels), probabilities, by_part, letter)
+
+
+def _in_scope(by_part: np.ndarray, oos: int) -> np.ndarray:
+    """How much each part speaks for the bureau: mostly its probability of being in scope at all, partly its
+    likeliest in-scope category against out_of_scope (IN_SCOPE_ODDS). A part that says nothing in particular
+    (这件事拜托了) spreads its probability thinly over the categories; its few per cent for each must not
+    add up to a case."""
+    mass = 1.0 - by_part[:, oos]
+    best = np.delete(by_part, oos, axis=1).max(axis=1)
+    odds = best / (best + by_part[:, oos] + 1e-12)
+    return (1 - IN_SCOPE_ODDS) * mass + IN_SCOPE_ODDS * odds
 
 
 def _conventions(labels: list[str], probabilities: np.ndarray, by_part: np.ndarray, letter: Letter) -> int:

@@ -4,10 +4,20 @@ mislead, and the sentence that decided. The letters are our own, long as real on
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.content import load_content
-from bot.letters import clauses, place_decides, role_of
+from bot.letters import (
+    Letter,
+    about_money,
+    against_the_company,
+    business_in_home,
+    clauses,
+    file_letter,
+    place_decides,
+    role_of,
+)
 from bot.places import mask_brands
 
 from .conftest import CONTENT
@@ -176,3 +186,67 @@ def test_classify_always_gives_one_of_the_codes(bot, text):
     result = bot.classify(text)
     assert result.category in CODES
     assert 0.0 <= result.confidence <= 1.0
+
+
+def test_the_setting_of_a_letter_is_background():
+    assert role_of("我是华新镇某某苑的业主") == "background"
+    assert role_of("我们小区是2008年交房的老小区") == "background"
+    assert role_of("我住在5号楼3楼") == "background"
+    assert role_of("我要举报5号楼的住户") != "background"
+
+
+def test_money_between_private_parties_is_told_apart_from_what_the_bureau_enforces():
+    assert about_money("房东扣了我全部三千块押金")
+    assert about_money("车位月租从三百涨到了五百")
+    assert not about_money("房东把客厅隔成三间出租")  # 隔成: a group rental, whatever the rent
+    assert not about_money("楼顶搭了一间房")
+
+
+def test_a_letter_against_the_company_and_a_business_in_a_home():
+    assert against_the_company("请执法局对物业公司的不作为进行调查处理")
+    assert against_the_company("物业的责任谁来追究")
+    assert not against_the_company("物业说管不了，请城管来拆除违建")
+    assert business_in_home("3号楼一楼的住房改成了麻将馆")
+    assert business_in_home("楼上住户家里办了个托管班")
+    assert not business_in_home("小区门口商铺的饭店油烟很大")
+
+
+LABELS = ["illegal_construction", "property_negligence", "change_of_use", "out_of_scope"]
+
+
+def _letter(parts, by_part, text=""):
+    by_part = np.array(by_part, dtype=float)
+    return Letter(text or "，".join(p[0] for p in parts), parts, by_part, by_part.mean(axis=0))
+
+
+def test_parts_that_say_nothing_in_particular_count_less_for_a_case():
+    from bot.letters import _in_scope
+
+    oos = LABELS.index("out_of_scope")
+    sharp = np.array([[0.6, 0.05, 0.05, 0.3]])  # one violation stands out
+    spread = np.array([[0.25, 0.25, 0.2, 0.3]])  # the same 30% out of scope, nothing standing out
+    assert _in_scope(spread, oos)[0] < _in_scope(sharp, oos)[0] <= 0.7 + 1e-9
+
+
+def test_the_violation_wins_over_the_inaction_unless_the_letter_is_against_the_company():
+    parts = [
+        ("顶楼业主在楼顶搭了一间房", "顶楼业主在楼顶搭了一间房", "subject"),
+        ("物业一直不管", "物业一直不管", "background"),
+        ("物业也没有上报", "物业也没有上报", "plain"),
+    ]
+    by_part = [[0.4, 0.5, 0.05, 0.05], [0.05, 0.9, 0.0, 0.05], [0.05, 0.85, 0.05, 0.05]]
+    probabilities, deciding = file_letter(LABELS, _letter(parts, by_part))
+    assert LABELS[int(np.argmax(probabilities))] == "illegal_construction" and deciding == 0
+    against = _letter(parts, by_part, text="顶楼业主在楼顶搭了一间房，物业的责任谁来追究")
+    probabilities, _ = file_letter(LABELS, against)
+    assert LABELS[int(np.argmax(probabilities))] == "property_negligence"
+
+
+def test_a_quarrel_about_money_decides_nothing_for_the_bureau():
+    parts = [
+        ("退租时房东扣了我的押金", "退租时房东扣了我的押金", "plain"),
+        ("说隔断门坏了", "说隔断门坏了", "plain"),
+    ]
+    by_part = [[0.1, 0.1, 0.5, 0.3], [0.1, 0.1, 0.6, 0.2]]
+    probabilities, _ = file_letter(LABELS, _letter(parts, by_part))
+    assert LABELS[int(np.argmax(probabilities))] == "out_of_scope"
