@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -18,21 +17,13 @@ from backend.audit.models import AuditEntry
 from backend.cases.models import Case, CaseStatus
 from backend.cases.services.life import transition, withdraw_case
 from backend.chat.services import RELATED_QUESTIONS_LINE, WITHDRAWN_IN_CHAT
-from backend.uploads.models import Upload
 from tests.chat.stand_ins import RelatingNlu
 from tests.support.accounts import make_resident
 from tests.support.cases import estate, officer, report
 from tests.support.chat import CHAT_API, say
-from tests.support.fake_nlu import FakeNlu
+from tests.support.uploads import stored_upload
 
 SUNROOM = "康虹花园8号楼有人在搭阳光房，搭了一半"
-
-
-@pytest.fixture
-def chat_client(app, client: FlaskClient):
-    app.extensions["nlu"] = FakeNlu()
-    yield client
-    del app.extensions["nlu"]
 
 
 def filed(session: Session, user, building: str = "8", **kw: Any) -> Case:
@@ -47,21 +38,6 @@ def with_photos(client: FlaskClient, token: str, sid: str, photos: list[str]) ->
     response = client.post(CHAT_API, json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-def upload(session: Session, owner_id: int | None) -> str:
-    photo = Upload(
-        id=uuid.uuid4().hex,
-        owner_id=owner_id,
-        blob_key="k",
-        content_type="image/jpeg",
-        size=1,
-        width=1,
-        height=1,
-    )
-    session.add(photo)
-    session.flush()
-    return photo.id
 
 
 # ------------------------------------------------------------------------------------ withdrawing
@@ -149,7 +125,11 @@ def test_a_bad_photo_is_refused_at_the_photo_step_and_the_report_goes_on(
 ) -> None:
     user, token = resident
     neighbour, _ = make_resident(session, "neighbour")
-    mine, theirs, expired = upload(session, user.id), upload(session, neighbour.id), uuid.uuid4().hex
+    mine, theirs, expired = (
+        stored_upload(session, user.id),
+        stored_upload(session, neighbour.id),
+        uuid.uuid4().hex,
+    )
     first = say(chat_client, token, SUNROOM)
     sid = first["session_id"]
     assert "照片" in first["text"]

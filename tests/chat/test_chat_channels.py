@@ -21,13 +21,6 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeC
 TOKEN = "qingpu-push-token"
 
 
-@pytest.fixture
-def chat_client(app, client: FlaskClient):
-    app.extensions["nlu"] = FakeNlu()
-    yield client
-    del app.extensions["nlu"]
-
-
 def test_filing_a_report_by_chat(chat_client: FlaskClient, session: Session, resident) -> None:
     _user, token = resident
     first = say(chat_client, token, "康虹花园8号楼楼顶有人在搭阳光房，搭了好几天")

@@ -39,11 +39,11 @@ from backend.errors import Conflict, Forbidden, NotFound, RateLimited, Validatio
 from backend.messages.models import Message
 from backend.org.models import Estate, Squad
 from backend.staff.services import create_staff, staff_actor
-from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI
 from tests.support.accounts import make_resident
 from tests.support.cleanup import purge_users
 from tests.support.concurrency import concurrently
+from tests.support.uploads import stored_upload
 
 NOW = dt.datetime(2026, 8, 3, 9, 0, tzinfo=SHANGHAI)
 HOUR = dt.timedelta(hours=1)
@@ -64,18 +64,7 @@ def editor(session: Session) -> Actor:
 
 
 def a_photo(session: Session, owner: User) -> str:
-    upload = Upload(
-        id=uuid.uuid4().hex,
-        owner_id=owner.id,
-        blob_key="k",
-        content_type="image/png",
-        size=1,
-        width=1,
-        height=1,
-    )
-    session.add(upload)
-    session.flush()
-    return upload.id
+    return stored_upload(session, owner.id, "image/png")
 
 
 def send(session: Session, user: User, **overrides: object) -> Suggestion:
