@@ -578,8 +578,8 @@ GIST_CHARS = 60
 
 def _continue_report(nlu: Nlu, turn: _Turn) -> Reply:
     """Take the answer to the step the draft is at, then ask the next question; an answer that does not
-    fit the step is asked for again. An aside (who the bot is, withdrawing a report) is answered, and the
-    step's question asked again, the draft kept."""
+    fit the step is asked for again. An aside (who the bot is, withdrawing a report, a question that does not
+    answer the step) is answered, and the step's question asked again, the draft kept."""
     if asks_for_introduction(turn.text):
         return _aside(INTRODUCTION, _ask_again(nlu, turn.draft))
     if asks_to_withdraw(turn.said, turn.meaning):
@@ -587,6 +587,9 @@ def _continue_report(nlu: Nlu, turn: _Turn) -> Reply:
     step = turn.draft.get("step")
     take = _STEPS.get(step) if step is not None else None
     asked_again = take(turn) if take is not None else None
+    if asked_again is not None and turn.meaning is not None and turn.meaning.intent == "consult":
+        # not an answer to the step but a question (群租怎么处罚 at the anonymity step): answered aside
+        return _aside(_consult(nlu, turn.text).text, asked_again)
     return asked_again if asked_again is not None else _next_question(nlu, turn.draft)
 
 

@@ -507,3 +507,13 @@ def test_the_confirmation_shows_what_decided_not_the_greeting() -> None:
         }
     }
     assert "康虹花园8号楼有人搭阳光房。" in respond(NLU, short, "匿名").text
+
+
+def test_a_question_in_the_middle_of_a_report_is_answered_and_the_step_asked_again() -> None:
+    state: dict = {}
+    talk("康虹花园8号楼有人在搭阳光房，已经搭好了", state=state)
+    assert state["draft"]["step"] == "photos"
+    reply = respond(NLU, state, "阳光房违法吗")
+    assert "违法建筑" in reply.text and "上传" in reply.text  # the answer, then the photo step again
+    assert state["draft"]["step"] == "photos" and state["draft"]["description"].startswith("康虹花园")
+    assert respond(NLU, state, "跳过").text.startswith("是否匿名")
