@@ -92,6 +92,19 @@ _AGAINST_THE_COMPANY = re.compile(
 )
 
 
+# Someone in particular doing something: an owner, a tenant, a neighbour, a flat.
+_SOMEONE = re.compile(
+    r"有人|有户|业主|住户|租客|邻居|那户|那家|这户|这家|某户|楼上|楼下|隔壁|对门|\d+室|\d+号楼|\d+栋"
+)
+COMPANY_DUTIES = ("property_duty_violation", "property_negligence")
+UPKEEP = frozenset({"green_space_damage", "garbage_sorting", "common_area_occupation"})
+
+
+def names_someone(text: str) -> bool:
+    """The text names someone in particular (an owner, a neighbour, a flat) as doing something."""
+    return _SOMEONE.search(text) is not None
+
+
 def against_the_company(text: str) -> bool:
     """The letter's subject is the property company's own failure (see _AGAINST_THE_COMPANY)."""
     return _AGAINST_THE_COMPANY.search(text) is not None
@@ -273,6 +286,8 @@ def _conventions(labels: list[str], probabilities: np.ndarray, by_part: np.ndarr
     - The violation wins over the inaction: a letter filed under property_negligence whose told parts name
       a violation (at least VIOLATION_SUPPORT in one of them) goes under that violation, unless the letter
       is against the company itself.
+    - A letter against the company about upkeep (green land, rubbish, common parts) that names no one in
+      particular is about the company's own duties.
     - A business run in a home is change_of_use, whatever noise or smell the letter complains of.
     - The place decides between common parts and green land."""
     roles = [role for _, _, role in letter.parts]
@@ -284,6 +299,15 @@ def _conventions(labels: list[str], probabilities: np.ndarray, by_part: np.ndarr
         strongest = np.unravel_index(int(np.argmax(support)), support.shape)
         if support[strongest] >= VIOLATION_SUPPORT:
             best = _trade(probabilities, best, violations[int(strongest[1])])
+    if (
+        labels[best] in UPKEEP
+        and against_the_company(letter.text)
+        and not any(names_someone(letter.parts[i][0]) for i in told)
+    ):
+        # the company's own upkeep (weeds, rubbish, its lanes) in a letter against it: its duties
+        best = _trade(
+            probabilities, best, max((labels.index(c) for c in COMPANY_DUTIES), key=probabilities.__getitem__)
+        )
     if labels[best] == OUT_OF_SCOPE and any(business_in_home(letter.parts[i][0]) for i in told):
         best = _trade(probabilities, best, labels.index(CHANGE_OF_USE))
     role_weight = np.array([ROLE_WEIGHTS[r] for r in roles])

@@ -139,6 +139,11 @@ BRAND_ESTATE = (
     "希望政府督促开发商兑现承诺。"
 )
 
+UPKEEP_AGAINST_THE_COMPANY = (
+    "尊敬的领导：徐泾镇某某苑的物业公司太不负责了。绿化带里的树死了好几棵也不补种，"
+    "草坪被踩得光秃秃的没人管，楼道灯坏了也不修。请督促物业公司履行职责。"
+)  # green land in the words, but no one damaged it: the company's own upkeep
+
 LETTERS = [
     (VIOLATION_OVER_INACTION, "illegal_construction", "彩钢板"),
     (COMPANY_FAILURE, "property_negligence", None),
@@ -147,6 +152,7 @@ LETTERS = [
     (SEVERAL, "structural_damage", "承重墙"),
     (SHOP_IN_FLAT, "change_of_use", "麻将馆"),
     (FACADE, "facade_damage", "外墙"),
+    (UPKEEP_AGAINST_THE_COMPANY, "property_duty_violation", None),
     (BUILD_QUALITY, "out_of_scope", None),
     (DEPOSIT, "out_of_scope", None),
     (TRAFFIC, "out_of_scope", None),
