@@ -144,3 +144,13 @@ def test_a_question_answered_directly_shows_related_questions(
     assert 1 <= len(related) <= 3 and reply["quick_replies"] == related
     assert question not in related
     assert RELATED_QUESTIONS_LINE + "、".join(f"「{q}」" for q in related) in reply["text"]
+
+
+@pytest.mark.parametrize("question", ["房东不退押金怎么办", "楼上漏水把我家地板泡坏了，能让他赔吗"])
+def test_a_civil_dispute_is_answered_with_where_to_go(
+    bot_client: FlaskClient, resident, question: str
+) -> None:
+    _user, token = resident
+    reply = say(bot_client, token, question)
+    assert "不属于" in reply["text"] and "调解" in reply["text"] and "法院" in reply["text"]
+    assert "哪个小区" not in reply["text"]  # no report started
