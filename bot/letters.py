@@ -159,17 +159,21 @@ VIOLATION_SUPPORT = 0.3
 @dataclass(frozen=True)
 class Clause:
     """A clause of a letter: its text as the models read it (estate names masked, synonyms folded), as
-    the resident wrote it (normalised), its role and its sentence's number."""
+    the resident wrote it (normalised), its role, its sentence's number and where in that sentence (as read)
+    it starts and ends."""
 
     text: str
     written: str
     role: Role
     sentence: int
+    start: int = 0
+    end: int = 0
 
 
 def role_of(clause: str) -> Role:
-    """What a clause does in a letter. Background wins when the clause is about earlier calls or inaction
-    and names nothing being done; a clause that does both is the subject (物业不管，楼顶又加了一层)."""
+    """What a clause does in a letter: the subject when it names something being done, unless it is about
+    earlier calls or inaction (我们多次反映楼顶违建) or the setting, which are background; a request; or plain
+    narration. Clauses are short, so 物业不管，楼顶又加了一层 is background, then the subject."""
     background = _BACKGROUND.search(clause) is not None
     doing = _DOING.search(clause) is not None
     if doing and not background:
@@ -181,21 +185,45 @@ def role_of(clause: str) -> Role:
     return "plain"
 
 
+def sentences(text: str) -> list[str]:
+    """A text's sentences, stripped, the empty ones left out."""
+    return [s for s in (p.strip() for p in SENTENCE_END.split(text)) if s]
+
+
+def clause_spans(sentence: str) -> list[tuple[int, int]]:
+    """Where each clause of a sentence starts and ends, its surrounding spaces left out, empty ones too."""
+    spans = []
+    for match in _CLAUSE.finditer(sentence):
+        piece = match.group()
+        start = match.start() + len(piece) - len(piece.lstrip())
+        end = match.end() - (len(piece) - len(piece.rstrip()))
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+_CLAUSE = re.compile(r"[^,，:：]+")
+
+
 def clauses(folded: str, written: str) -> list[Clause]:
     """The letter cut into clauses with their roles. `written` is the same letter before estate names were
     masked and synonyms folded; it is cut the same way, and used for what is shown when the pieces match."""
-    folded_sentences = [s for s in (p.strip() for p in SENTENCE_END.split(folded)) if s]
-    written_sentences = [s for s in (p.strip() for p in SENTENCE_END.split(written)) if s]
+    folded_sentences = sentences(folded)
+    written_sentences = sentences(written)
     same = len(written_sentences) == len(folded_sentences)
     out: list[Clause] = []
     for number, sentence in enumerate(folded_sentences):
-        pieces = [p.strip() for p in CLAUSE_END.split(sentence)]
-        shown = [p.strip() for p in CLAUSE_END.split(written_sentences[number])] if same else []
+        spans = clause_spans(sentence)
+        pieces = [sentence[a:b] for a, b in spans]
+        shown = (
+            [written_sentences[number][a:b] for a, b in clause_spans(written_sentences[number])]
+            if same
+            else []
+        )
         if len(shown) != len(pieces):
             shown = pieces
-        for piece, as_written in zip(pieces, shown, strict=True):
-            if piece:
-                out.append(Clause(piece, as_written, role_of(piece), number))
+        for (start, end), piece, as_written in zip(spans, pieces, shown, strict=True):
+            out.append(Clause(piece, as_written, role_of(piece), number, start, end))
     return out
 
 
@@ -273,10 +301,11 @@ def _in_scope(by_part: np.ndarray, oos: int) -> np.ndarray:
     likeliest in-scope category against out_of_scope (IN_SCOPE_ODDS). A part that says nothing in particular
     (这件事拜托了) spreads its probability thinly over the categories; its few per cent for each must not
     add up to a case."""
-    mass = 1.0 - by_part[:, oos]
-    best = np.delete(by_part, oos, axis=1).max(axis=1)
-    odds = best / (best + by_part[:, oos] + 1e-12)
-    return (1 - IN_SCOPE_ODDS) * mass + IN_SCOPE_ODDS * odds
+    mass: np.ndarray = 1.0 - by_part[:, oos]
+    best: np.ndarray = np.delete(by_part, oos, axis=1).max(axis=1)
+    odds: np.ndarray = best / (best + by_part[:, oos] + 1e-12)
+    blended: np.ndarray = (1 - IN_SCOPE_ODDS) * mass + IN_SCOPE_ODDS * odds
+    return blended
 
 
 def _conventions(labels: list[str], probabilities: np.ndarray, by_part: np.ndarray, letter: Letter) -> int:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from itertools import chain
 
 from bot.features import KeywordSpotter, boundary_pairs, content_features, form_features
-from bot.letters import ROLE_WEIGHTS, Role, clauses
+from bot.letters import ROLE_WEIGHTS, Role, clauses, sentences
 from bot.text import STOPWORDS, SynonymFolder, Tokenizer, normalise
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
@@ -94,16 +94,19 @@ class Reader:
                 runs[-1].append(i)
             else:
                 runs.append([i])
-        clause_words = [self.tokenizer.words(c.text) for c in pieces]
-        sentence_words: list[list[str]] = []
-        sentence_texts: list[list[str]] = []
-        for i, (clause, words) in enumerate(zip(pieces, clause_words, strict=True)):
-            if i == 0 or clause.sentence != pieces[i - 1].sentence:
-                sentence_words.append([])
-                sentence_texts.append([])
-            sentence_words[-1].extend(words)
-            sentence_texts[-1].append(clause.text)
-        sentences = tuple("，".join(texts) for texts in sentence_texts)
+        # one jieba call per sentence: it never joins words across a comma, so each clause's words are
+        # those of the sentence that fall inside it
+        folded_sentences = sentences(folded)
+        sentence_words = [self.tokenizer.words(s) for s in folded_sentences]
+        starts = [_offsets(s, words) for s, words in zip(folded_sentences, sentence_words, strict=True)]
+        clause_words = [
+            [
+                w
+                for w, at in zip(sentence_words[c.sentence], starts[c.sentence], strict=True)
+                if c.start <= at < c.end
+            ]
+            for c in pieces
+        ]
         said = [content_features(c.text, w, self.spotter) for c, w in zip(pieces, clause_words, strict=True)]
         parts = []
         for run in runs:
@@ -127,7 +130,7 @@ class Reader:
         return Reading(
             normalised,
             folded,
-            sentences,
+            tuple(folded_sentences),
             tuple(tuple(ws) for ws in sentence_words),
             tuple(parts),
             whole,
@@ -139,3 +142,16 @@ def _summed(said: list[list[str]], text: str, words: list[list[str]]) -> Counter
     """The features of a text made of clauses, from the clauses' own: all of them, the word pairs across
     their joins, and how the whole text is put."""
     return Counter([*chain.from_iterable(said), *boundary_pairs(words), *form_features(text)])
+
+
+def _offsets(text: str, words: list[str]) -> list[int]:
+    """Where each word starts in the text it was cut from (the words are in order; what lies between them
+    is punctuation and spaces)."""
+    out, position = [], 0
+    for word in words:
+        at = text.find(word, position)
+        if at < 0:  # cannot happen with jieba's words; keep the word with the clause it follows
+            at = position
+        out.append(at)
+        position = at + len(word)
+    return out
