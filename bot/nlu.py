@@ -178,7 +178,7 @@ class Bot:
             models = _train(content, reader)
             if cache is not None:
                 cache.write(models_file, _models_to_bytes(models))
-        retriever = Retriever(content.faqs, lambda text: reader.read(text).terms())
+        retriever = Retriever(content.faqs, reader.terms)
         tokenizer.stop_remembering()
         reader.read.cache_clear()  # training texts are not what residents will send
         return cls(content, places, reader, models, retriever)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -50,14 +50,19 @@ class Reading:
         return [w for words in self.sentence_words for w in words]
 
     def terms(self) -> list[str]:
-        """What retrieval indexes: the words without stop words or bare numbers, and the character
-        bigrams, which still match when two phrasings are segmented differently."""
-        words = [w for w in self.words if w not in STOPWORDS and not w.isdigit()]
-        bigrams = [
-            "#" + run[i : i + 2] for sentence in self.sentences for run in _CJK_RUN.findall(sentence)
-            for i in range(len(run) - 1)
-        ]  # fmt: skip
-        return words + bigrams
+        """What retrieval indexes (see `retrieval_terms`)."""
+        return retrieval_terms(self.sentences, self.words)
+
+
+def retrieval_terms(sentences: Sequence[str], words: Sequence[str]) -> list[str]:
+    """What retrieval indexes: the words without stop words or bare numbers, and the character bigrams,
+    which still match when two phrasings are segmented differently."""
+    kept = [w for w in words if w not in STOPWORDS and not w.isdigit()]
+    bigrams = [
+        "#" + run[i : i + 2] for sentence in sentences for run in _CJK_RUN.findall(sentence)
+        for i in range(len(run) - 1)
+    ]  # fmt: skip
+    return kept + bigrams
 
 
 class Reader:
@@ -77,6 +82,13 @@ class Reader:
         self.tokenizer = tokenizer
         self.spotter = spotter
         self.read = lru_cache(maxsize=cache)(self._read)
+
+    def terms(self, text: str) -> list[str]:
+        """What retrieval indexes for a text, read without the parts and features that classifying needs:
+        indexing the FAQ and the articles at start-up reads a thousand texts."""
+        folded = self.synonyms.fold(self.mask(normalise(text)))
+        found = sentences(folded)
+        return retrieval_terms(found, [w for s in found for w in self.tokenizer.words(s)])
 
     def _read(self, text: str) -> Reading:
         normalised = normalise(text)
