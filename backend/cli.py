@@ -119,7 +119,8 @@ def estates_import(path: Path) -> None:
 @click.argument("queues", nargs=-1)
 @with_appcontext
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run an RQ worker inside the app (jobs get the app's database and settings)."""
+    """Run an RQ worker inside the app (jobs get the app's database and settings), with RQ's scheduler,
+    which puts delayed retries back on their queue (one worker at a time holds its lock)."""
     from backend.worker import AppWorker
 
     job_queue = current_app.extensions["job_queue"]
@@ -131,7 +132,7 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
         connection=job_queue.redis,
         app=current_app._get_current_object(),  # type: ignore[attr-defined]  # the proxy's, not the app's
     )
-    worker.work(burst=burst)
+    worker.work(burst=burst, with_scheduler=True)
 
 
 @click.group("notifications", help="The WeChat subscribe-message outbox.")

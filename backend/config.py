@@ -10,8 +10,13 @@ from typing import Any
 
 from flask import current_app
 
+from backend.db import DatabaseTimeouts
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+# gunicorn's --timeout, left at its default by the README's command: a worker silent for longer is killed
+# with its request. The database timeouts are checked against it (Config.check).
+GUNICORN_TIMEOUT_SECONDS = 30
 
 
 class ConfigError(RuntimeError):
@@ -36,6 +41,18 @@ class Config:
     )
     DATABASE_POOL_RECYCLE: int = _setting(
         3600, "seconds after which a pooled MySQL connection is replaced (below MySQL's wait_timeout)"
+    )
+    DATABASE_CONNECT_SECONDS: int = _setting(
+        5, "seconds to open a MySQL connection before giving up (the request answers 503)"
+    )
+    DATABASE_LOCK_WAIT_SECONDS: int = _setting(
+        10, "seconds a MySQL statement waits for a row lock before it is rolled back (a 503 to retry)"
+    )
+    DATABASE_STATEMENT_SECONDS: int = _setting(
+        15, "seconds a MySQL statement may run (MariaDB: every statement; MySQL: SELECTs); 0: no limit"
+    )
+    DATABASE_READ_SECONDS: int = _setting(
+        20, "seconds to wait for MySQL's answer before dropping the connection (a dead server); 0: no limit"
     )
     REDIS_URL: str = _setting(
         "", "Redis for RQ jobs and shared state; empty runs jobs in-process after commit"
@@ -107,6 +124,7 @@ class Config:
             raise ConfigError(
                 f"WECHAT_SENDS_PER_SECOND must be 1 or more, not {self.WECHAT_SENDS_PER_SECOND}"
             )
+        self._check_database_timeouts()
         if self.is_production:
             missing = [
                 name
@@ -121,6 +139,38 @@ class Config:
             ]
             if missing:
                 raise ConfigError(f"production needs these settings: {', '.join(missing)}")
+
+    def _check_database_timeouts(self) -> None:
+        # The server ends a statement (a lock wait, a slow query) before the client stops waiting for its
+        # answer, so that the connection stays usable; and all of it ends before gunicorn kills the worker,
+        # so that the request answers 503 instead of vanishing.
+        if self.DATABASE_CONNECT_SECONDS < 1 or self.DATABASE_LOCK_WAIT_SECONDS < 1:
+            raise ConfigError("DATABASE_CONNECT_SECONDS and DATABASE_LOCK_WAIT_SECONDS must be 1 or more")
+        if self.DATABASE_STATEMENT_SECONDS < 0 or self.DATABASE_READ_SECONDS < 0:
+            raise ConfigError(
+                "DATABASE_STATEMENT_SECONDS and DATABASE_READ_SECONDS must be 0 (no limit) or more"
+            )
+        server_limit = max(self.DATABASE_LOCK_WAIT_SECONDS, self.DATABASE_STATEMENT_SECONDS)
+        if self.DATABASE_READ_SECONDS and server_limit >= self.DATABASE_READ_SECONDS:
+            raise ConfigError(
+                f"DATABASE_LOCK_WAIT_SECONDS and DATABASE_STATEMENT_SECONDS ({server_limit}) must be below "
+                f"DATABASE_READ_SECONDS ({self.DATABASE_READ_SECONDS})"
+            )
+        longest = self.DATABASE_CONNECT_SECONDS + (self.DATABASE_READ_SECONDS or server_limit)
+        if longest >= GUNICORN_TIMEOUT_SECONDS:
+            raise ConfigError(
+                f"DATABASE_CONNECT_SECONDS + DATABASE_READ_SECONDS ({longest}) must be below gunicorn's "
+                f"worker timeout ({GUNICORN_TIMEOUT_SECONDS} s)"
+            )
+
+    @property
+    def database_timeouts(self) -> DatabaseTimeouts:
+        return DatabaseTimeouts(
+            connect=self.DATABASE_CONNECT_SECONDS,
+            read=self.DATABASE_READ_SECONDS,
+            lock_wait=self.DATABASE_LOCK_WAIT_SECONDS,
+            statement=self.DATABASE_STATEMENT_SECONDS,
+        )
 
     @property
     def is_production(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from annotated_types import Interval
@@ -104,6 +105,43 @@ def create_db_engine(url: str, *, pool_recycle: int = 3600) -> Engine:
     return engine
 
 
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long a MySQL/MariaDB connection waits, in seconds (0: no limit), from Config."""
+
+    connect: int  # to open a connection (PyMySQL's connect_timeout)
+    read: int  # for the server's answer to one statement (PyMySQL's read_timeout and write_timeout)
+    lock_wait: int  # for a row lock (innodb_lock_wait_timeout): error 1205, the statement rolled back
+    statement: int  # for one statement to run (MariaDB's max_statement_time, MySQL's max_execution_time)
+
+
+def limit_waits(engine: Engine, timeouts: DatabaseTimeouts) -> None:
+    """Make every new MySQL/MariaDB connection of `engine` give up in time: a request then fails with an
+    error it can answer (a 503 to retry) before gunicorn kills its worker. SQLite is left as it is."""
+    if engine.dialect.name not in {"mysql", "mariadb"}:
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _socket_timeouts(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        cparams["connect_timeout"] = timeouts.connect
+        if timeouts.read:
+            cparams["read_timeout"] = cparams["write_timeout"] = timeouts.read
+
+    @event.listens_for(engine, "connect")
+    def _server_limits(dbapi_connection: Any, _record: Any) -> None:
+        # The handshake's version string tells MariaDB (seconds, every statement) from MySQL (milliseconds,
+        # SELECTs only) without a query.
+        if "mariadb" in dbapi_connection.get_server_info().lower():
+            statement_limit = f"max_statement_time = {timeouts.statement:d}"
+        else:
+            statement_limit = f"max_execution_time = {timeouts.statement * 1000:d}"
+        cursor = dbapi_connection.cursor()
+        cursor.execute(
+            f"SET SESSION innodb_lock_wait_timeout = {timeouts.lock_wait:d}, SESSION {statement_limit}"
+        )
+        cursor.close()
+
+
 def _make_sqlite_transactional(engine: Engine) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL; SQLAlchemy's documented
     # recipe hands BEGIN to SQLAlchemy instead. IMMEDIATE takes the write lock up front (as Rails does for
@@ -158,6 +196,7 @@ class Database:
 
 
 def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> Database:
+    limit_waits(engine, app.config["QINGPU"].database_timeouts)
     database = Database(engine, info)
     app.extensions["db"] = database
 
@@ -172,6 +211,7 @@ def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> 
 
 def init_replica(app: Flask, engine: Engine) -> Database:
     """Send the heavy reads (statistics, exports, open data) to a replica, so they never slow the primary."""
+    limit_waits(engine, app.config["QINGPU"].database_timeouts)
     replica = Database(engine)
     app.extensions["db_replica"] = replica
 

@@ -7,9 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pymysql
 from flask import Flask, Response, jsonify, request
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from werkzeug.exceptions import HTTPException
 
 from backend.text import PHONE_MESSAGE, PHONE_PATTERN, Verbatim, normalise_text
@@ -297,13 +298,16 @@ def register_error_handlers(app: Flask) -> None:
                 response.headers[header] = original[header]
         return response
 
-    @app.errorhandler(OperationalError)
-    def _database_busy(exc: OperationalError) -> Response:
-        # A deadlock or lock-wait victim was rolled back whole and nothing of it was kept; the same request
-        # again (the mini-program resends with the same client_request_id) succeeds. Anything else is a fault.
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(DisconnectionError)
+    def _database_busy(exc: DBAPIError | DisconnectionError) -> Response:
+        # A deadlock or lock-wait victim was rolled back whole and nothing of it was kept; a database that
+        # cannot be reached kept nothing either. The same request again (the mini-program resends with the
+        # same client_request_id) succeeds. One line, no traceback: hundreds of them come at once while
+        # MariaDB is away. Anything else is a fault.
         if not is_transient(exc):
             return _unexpected(exc)
-        log.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+        log.warning("database busy on %s %s: %s", request.method, request.path, getattr(exc, "orig", exc))
         body = ErrorBody(code="busy", message="系统繁忙，请稍后重试", description="")
         response = error_response(body, 503)
         response.headers["Retry-After"] = "1"
@@ -316,21 +320,29 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(body, 500)
 
 
-# MySQL/MariaDB: record changed since read (snapshot isolation), lock wait timeout, deadlock; SQLite: another
-# writer held the file past the busy timeout
-_TRANSIENT_MYSQL_CODES = {1020, 1205, 1213}
+# MySQL/MariaDB error codes that mean "not now": record changed since read (snapshot isolation), lock wait
+# timeout, deadlock; too many connections, server shutting down, connection killed; statement time exceeded
+# (MariaDB's max_statement_time, MySQL's max_execution_time); and the client's own: can't connect (socket,
+# TCP), server gone away, lost connection during a query or at its start.
+_TRANSIENT_MYSQL_CODES = {1020, 1205, 1213, 1040, 1053, 1927, 1969, 3024, 2002, 2003, 2006, 2013, 2055}
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether the database refused only for now: the transaction was rolled back and may be retried. A
-    deadlock inside a savepoint surfaces as "SAVEPOINT does not exist" (the rollback took the savepoint
-    with it), so the errors it was raised during are looked at too."""
+    """Whether the database refused only for now: the transaction was rolled back (or never began) and may
+    be retried. A lost connection may have lost a COMMIT that the server applied: a retry must be
+    idempotent (a report's client_request_id). A deadlock inside a savepoint surfaces as "SAVEPOINT does
+    not exist" (the rollback took the savepoint with it), so the errors it was raised during are looked at
+    too."""
     seen: BaseException | None = exc
     while seen is not None:
+        if isinstance(seen, DisconnectionError) or getattr(seen, "connection_invalidated", False):
+            return True  # SQLAlchemy saw the connection die and threw it away
         orig = getattr(seen, "orig", seen)
         args = getattr(orig, "args", ())
         if args and args[0] in _TRANSIENT_MYSQL_CODES:
             return True
+        if isinstance(orig, pymysql.err.InterfaceError) and args == (0, ""):
+            return True  # PyMySQL's error for a socket it closed itself after losing the server
         if "database is locked" in str(orig):
             return True
         seen = seen.__context__

@@ -1,4 +1,10 @@
-"""An RQ worker whose jobs run inside the app: `rq worker -w backend.worker.AppWorker` or `flask worker`."""
+"""An RQ worker whose jobs run inside the app: `rq worker -w backend.worker.AppWorker` or `flask worker`.
+
+Every AppWorker also runs RQ's scheduler: a job that failed is retried after a delay (`backend.queue` asks
+for 10 s, 60 s, 300 s) by being parked in `rq:scheduled:<queue>`, and only a scheduler moves it back to its
+queue. Many workers may run it; a lock in Redis (`rq:scheduler-lock:<queue>`, 61 s, refreshed every second)
+lets one schedule at a time, and another takes over within its maintenance interval when that one dies.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ class AppWorker(Worker):
         self.app = app
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        # always, even when `rq worker` passes its default False: without it no delayed retry ever runs
+        kwargs["with_scheduler"] = True
         if self.app is None:
             # found as `flask --app backend` finds it: the app module imports this one (for `flask worker`)
             self.app = ScriptInfo(app_import_path="backend").load_app()

@@ -98,7 +98,8 @@ def test_unhandled_error_is_a_500_in_the_error_shape_with_a_logged_traceback(
         (pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"), 503),
         (pymysql.err.OperationalError(1020, "Record has changed since last read in table 'case_file'"), 503),
         (sqlite3.OperationalError("database is locked"), 503),
-        (pymysql.err.OperationalError(2003, "Can't connect to MySQL server"), 500),
+        (pymysql.err.OperationalError(2003, "Can't connect to MySQL server"), 503),  # gone for now: retry
+        (pymysql.err.OperationalError(1045, "Access denied for user 'qingpu'@'10.0.0.7'"), 500),  # a setting
     ],
 )
 def test_a_rolled_back_deadlock_victim_is_a_503_to_retry_but_other_database_faults_are_500s(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from backend.accounts.models import User
 from backend.db import rows_changed, upsert, utcnow
 from backend.messages.models import Message, Notification, SubscriptionCredit
 from backend.pagination import Page, paginate
@@ -226,17 +228,66 @@ def claim_notification(session: Session, notification_id: int, *, now: dt.dateti
     return changed == 1
 
 
+def release_notification(session: Session, notification_id: int, *, claimed_at: dt.datetime) -> bool:
+    """Give back a claim whose job failed before WeChat was called: pending again (attempts kept, claimed_at
+    cleared), so a retry or the relay sends it at once rather than after STALE_SENDING. Only the claim
+    taken at `claimed_at` is given back, never a later one."""
+    changed = rows_changed(
+        session,
+        update(Notification)
+        .where(
+            Notification.id == notification_id,
+            Notification.status == "sending",
+            Notification.claimed_at == claimed_at,
+        )
+        .values(status="pending", claimed_at=None)
+        .execution_options(synchronize_session=False),
+    )
+    return changed == 1
+
+
+@dataclass(frozen=True)
+class OutgoingNotification:
+    """What the sending job needs, read before WeChat is called, so no transaction stays open during the call."""
+
+    openid: str
+    template_id: str
+    payload: dict[str, str]
+    page: str | None
+
+
+def outgoing_notification(
+    session: Session, notification_id: int, templates: dict[str, str]
+) -> OutgoingNotification | None:
+    """The claimed notification as a message to send, or None when its user is gone or its kind has no
+    template (`templates`: kind -> WeChat template id)."""
+    row = session.execute(
+        select(Notification.kind, Notification.payload, Notification.page, User.openid)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.id == notification_id)
+    ).one_or_none()
+    if row is None or not templates.get(row.kind):
+        return None
+    return OutgoingNotification(row.openid, templates[row.kind], dict(row.payload), row.page or None)
+
+
 def finish_notification(
     session: Session,
-    notification: Notification,
+    notification_id: int,
     status: str,
     error: str = "",
     *,
     now: dt.datetime | None = None,
 ) -> None:
-    """Record the outcome: sent, refused (the user revoked consent), failed, or pending again (retry later)."""
-    notification.status = status
-    notification.last_error = error[:255]
+    """Record the outcome of a claim: sent, refused (the user revoked consent), failed, or pending again
+    (retry later). One UPDATE by id, so it also works in a fresh session after the claiming one broke; a
+    row already recorded as sent is left as it is (a retried "sent" whose first commit did land)."""
+    values: dict[str, object] = {"status": status, "last_error": error[:255]}
     if status == "sent":
-        notification.sent_at = now or utcnow()
-    session.flush()
+        values["sent_at"] = now or utcnow()
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status != "sent")
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
