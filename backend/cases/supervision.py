@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseExtension, CaseStatus
@@ -18,6 +20,8 @@ from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, TIMED, Act
 from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.staff.models import StaffNotice
 from backend.workcalendar import SHANGHAI, add_working_days
+
+log = logging.getLogger(__name__)
 
 MIN_EXTENSION_DAYS = 1
 MAX_EXTENSION_DAYS = 30
@@ -38,7 +42,7 @@ _STAGE_LABELS = {
 
 @dataclass
 class SweepReport:
-    """The ids of the cases a sweep noticed, by kind of notice."""
+    """The ids of the cases a sweep noticed, by kind of notice, and what it left for the next sweep."""
 
     due_soon: list[int] = field(default_factory=list)
     overdue: list[int] = field(default_factory=list)
@@ -46,38 +50,117 @@ class SweepReport:
     onsite_due_soon: list[int] = field(default_factory=list)
     onsite_overdue: list[int] = field(default_factory=list)
     onsite_escalated: list[int] = field(default_factory=list)
+    batches: int = 0
+    # held by another transaction when their batch ran (another sweep, a squad's step): not waited for
+    skipped: list[int] = field(default_factory=list)
+    # in a batch that failed and was rolled back, or after the sweep stopped: the next sweep's
+    failed: list[int] = field(default_factory=list)
+    stopped: bool = False
+
+    def add(self, batch: SweepReport) -> None:
+        """Count in a batch's notices once it is committed."""
+        for name in _NOTICE_KINDS:
+            getattr(self, name).extend(getattr(batch, name))
+        self.skipped.extend(batch.skipped)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"deadline sweep: {len(self.due_soon)} due soon, {len(self.overdue)} overdue, "
             f"{len(self.escalated)} escalated; on site: {len(self.onsite_due_soon)} due soon, "
             f"{len(self.onsite_overdue)} overdue, {len(self.onsite_escalated)} escalated"
         )
+        if self.skipped:
+            text += f"; {len(self.skipped)} held by another transaction, left to the next sweep"
+        if self.failed:
+            stop = "; stopped after repeated failures" if self.stopped else ""
+            text += f"; {len(self.failed)} in batches rolled back, left to the next sweep{stop}"
+        return text
+
+
+_NOTICE_KINDS = ("due_soon", "overdue", "escalated", "onsite_due_soon", "onsite_overdue", "onsite_escalated")
+
+# Cases locked and noticed in one transaction. A batch takes some tens of milliseconds, so nothing waits long
+# for its rows, and the next sweep never finds more than one batch's notices half given.
+SWEEP_BATCH = 100
+# Batches failing one after another mean the database itself is in trouble: stop, the next run goes on.
+MAX_FAILED_BATCHES = 3
 
 
 # ------------------------------------------------------------------------------------------ the sweep
 
 
 def sweep_deadlines(
-    session: Session, now: dt.datetime, *, due_soon: dt.timedelta, escalate_after: dt.timedelta
+    session: Session,
+    now: dt.datetime,
+    *,
+    due_soon: dt.timedelta,
+    escalate_after: dt.timedelta,
+    batch_size: int = SWEEP_BATCH,
+    commit_each_batch: bool = False,
 ) -> SweepReport:
     """Tell the squad of each case whose deadline is near or past, and the bureau of each case overdue for
     longer than `escalate_after`. Idempotent: each notice goes out once per deadline. Two clocks are
     watched: the stage's (`due_at`: signing, then handling) and the on-site clock of 第七条 (see
     `_sweep_onsite`).
 
+    The cases owed a notice are found without locks, then worked through in batches of `batch_size` (see
+    `sweep_batch`): each batch locks only its own rows, skipping those another transaction holds, so two
+    sweeps at once share the work and neither waits. With `commit_each_batch` (the command) each batch is a
+    transaction of its own, committed before the next, and a batch that fails (a deadlock, a lock wait
+    timed out) is rolled back alone and left to the next sweep; without it the caller commits the lot.
+
     No column says which stage deadline a mark was for, so a mark counts only if it fits the current
     deadline: a due-soon notice given at most `due_soon` before it, an overdue notice given after it, an
     escalation given after that overdue notice. A deadline that moved later (the next stage, an extension)
     thus gets fresh notices; one that moved earlier keeps them (see `_due_soon_noticed`)."""
     report = SweepReport()
-    candidates = select(Case.id).where(
+    ids = due_case_ids(session, now, due_soon=due_soon, escalate_after=escalate_after)
+    if commit_each_batch:
+        session.commit()  # end the read before the first batch locks anything
+    failures = 0
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start : start + batch_size]
+        report.batches += 1
+        if not commit_each_batch:
+            sweep_batch(session, chunk, now, report, due_soon=due_soon, escalate_after=escalate_after)
+            continue
+        batch = SweepReport()
+        try:
+            sweep_batch(session, chunk, now, batch, due_soon=due_soon, escalate_after=escalate_after)
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            failures += 1
+            report.failed.extend(chunk)
+            log.warning(
+                "deadline sweep: batch of %d cases from id %d rolled back: %s",
+                len(chunk),
+                chunk[0],
+                type(exc.orig or exc).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__,
+            )
+            if failures >= MAX_FAILED_BATCHES:
+                report.failed.extend(ids[start + batch_size :])
+                report.stopped = True
+                break
+            continue
+        failures = 0
+        report.add(batch)
+    return report
+
+
+def due_case_ids(
+    session: Session, now: dt.datetime, *, due_soon: dt.timedelta, escalate_after: dt.timedelta
+) -> list[int]:
+    """The cases a notice may be owed for at `now`, in id order. A plain read, which locks nothing, along
+    the deadline indexes (`due_at` for the stage's clock, `next_due_at` for the on-site one): only open
+    cases have deadlines, so neither range reaches the closed ones."""
+    stage = select(Case.id).where(
         Case.status.in_(_TIMED),
         Case.squad_id.is_not(None),
         Case.due_at.is_not(None),
         Case.due_at <= now + due_soon,
         or_(
-            Case.due_at > now,  # inside the due-soon window: few, checked exactly below
+            Case.due_at > now,  # inside the due-soon window: few, checked exactly under the lock
             Case.overdue_noticed_at.is_(None),
             Case.overdue_noticed_at < Case.due_at,
             and_(
@@ -86,19 +169,35 @@ def sweep_deadlines(
             ),
         ),
     )
-    ids = set(session.scalars(candidates))
+    ids = set(session.scalars(stage))
     ids.update(_onsite_candidates(session, now, due_soon=due_soon, escalate_after=escalate_after))
-    if not ids:
-        return report
-    # Lock the few rows by primary key and read them afresh, so two overlapping sweeps send each notice once.
+    return sorted(ids)
+
+
+def sweep_batch(
+    session: Session,
+    ids: list[int],
+    now: dt.datetime,
+    report: SweepReport,
+    *,
+    due_soon: dt.timedelta,
+    escalate_after: dt.timedelta,
+) -> None:
+    """Give the notices owed at `now` for the cases `ids` (a batch of `due_case_ids`), counted in `report`.
+    The rows are locked by primary key and read afresh, so a notice another sweep gave meanwhile is seen
+    and not given again; those another transaction holds are skipped (`report.skipped`), not waited for: it
+    is another sweep giving their notices, or a squad's step after which the next sweep looks again. Only
+    the cases are locked; the notices, events and audit entries are new rows."""
     cases = session.scalars(
         select(Case)
         .where(Case.id.in_(ids))
-        .options(selectinload(Case.squad))
+        .options(selectinload(Case.squad), selectinload(Case.events))
         .order_by(Case.id)
-        .with_for_update()
+        .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
+    found = {case.id for case in cases}
+    report.skipped.extend(i for i in ids if i not in found)
     for case in sorted(cases, key=lambda c: (c.next_due_at or now, c.id)):
         _sweep_onsite(session, case, now, report, due_soon=due_soon, escalate_after=escalate_after)
         due_at = case.due_at
@@ -115,7 +214,7 @@ def sweep_deadlines(
         if now - due_at > escalate_after and not _escalation_noticed(case):
             _escalate(session, case, now, escalate_after)
             report.escalated.append(case.id)
-    return report
+    session.flush()
 
 
 # ------------------------------------------------------------------------------------- the on-site clock
@@ -138,9 +237,13 @@ def _onsite_windows(
 def _onsite_candidates(
     session: Session, now: dt.datetime, *, due_soon: dt.timedelta, escalate_after: dt.timedelta
 ) -> list[int]:
-    """The cases with a running on-site clock that a notice is owed for now (read without locks)."""
+    """The cases with a running on-site clock that a notice is owed for now (read without locks). A running
+    on-site clock is never later than `next_due_at`, whose index bounds the read."""
     rows = session.scalars(
-        select(Case).where(
+        select(Case)
+        .options(load_only(*_ONSITE_COLUMNS))
+        .where(
+            Case.next_due_at <= now + due_soon,
             Case.status.in_(_ONSITE),
             Case.onsite_at.is_(None),
             Case.onsite_due_at.is_not(None),
@@ -153,6 +256,18 @@ def _onsite_candidates(
         )
     )
     return [c.id for c in rows if _onsite_notices_owed(c, now, due_soon, escalate_after)]
+
+
+# what `_onsite_notices_owed` reads
+_ONSITE_COLUMNS = (
+    Case.status,
+    Case.created_at,
+    Case.onsite_at,
+    Case.onsite_due_at,
+    Case.onsite_due_soon_noticed_at,
+    Case.onsite_overdue_noticed_at,
+    Case.onsite_escalated_at,
+)
 
 
 def _onsite_notices_owed(
