@@ -124,7 +124,7 @@ class Reader:
         for run in runs:
             part_text = "，".join(pieces[i].text for i in run)
             features = _summed([said[i] for i in run], part_text, [clause_words[i] for i in run])
-            role = min((pieces[i].role for i in run), key=lambda r: -ROLE_WEIGHTS[r])
+            role = max((pieces[i].role for i in run), key=ROLE_WEIGHTS.__getitem__)
             run_words = tuple(w for i in run for w in clause_words[i])
             parts.append(
                 Part(part_text, "，".join(pieces[i].written for i in run), role, run_words, features)

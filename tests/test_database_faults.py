@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -250,12 +251,7 @@ def test_a_request_waiting_on_a_locked_row_answers_busy_after_the_configured_wai
     committing_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine: Engine = committing_app.extensions["db"].engine
-    with Session(engine) as session:
-        user, token = make_resident(session, f"lockwait-{uuid.uuid4().hex[:8]}")
-        session.commit()
-        user_id = user.id
-    client = committing_app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
+    client, headers, user_id = _signed_in(committing_app, "lockwait")
     body = {"pushes": True, "topics": [], "estate_ids": []}
     holder = create_engine(engine.url)  # another process's connection, with MariaDB's own lock wait
     try:
@@ -312,12 +308,7 @@ def test_a_connection_lost_mid_request_answers_busy_and_the_next_request_is_serv
     committing_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine: Engine = committing_app.extensions["db"].engine
-    with Session(engine) as session:
-        user, token = make_resident(session, f"lost-{uuid.uuid4().hex[:8]}")
-        session.commit()
-        user_id = user.id
-    client = committing_app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
+    client, headers, user_id = _signed_in(committing_app, "lost")
     killer = create_engine(engine.url)
 
     def kill_the_sleeper() -> None:
@@ -348,3 +339,12 @@ def test_a_connection_lost_mid_request_answers_busy_and_the_next_request_is_serv
     finally:
         killer.dispose()
         purge_users(engine, [user_id])
+
+
+def _signed_in(app: Flask, prefix: str) -> tuple[FlaskClient, dict[str, str], int]:
+    """A client, the bearer header and the id of a new resident committed to the app's database."""
+    with Session(app.extensions["db"].engine) as session:
+        user, token = make_resident(session, f"{prefix}-{uuid.uuid4().hex[:8]}")
+        session.commit()
+        user_id = user.id
+    return app.test_client(), {"Authorization": f"Bearer {token}"}, user_id

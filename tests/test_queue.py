@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -16,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.config import PROJECT_ROOT
 from backend.org.models import PropertyCompany
 from backend.queue import SESSION_KEY, JobQueue, PendingJob, enqueue_after_commit
+from tests.support.jobs import FLASK, worker_env
 
 calls: list[tuple] = []
 
@@ -94,16 +92,9 @@ def test_real_rq_worker_sees_committed_rows_and_never_rolled_back_jobs(app, redi
             session.rollback()
         assert job_queue.rq is not None and job_queue.rq.count == 1
 
-        env = {
-            **os.environ,
-            "APP_ENV": "testing",
-            "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
-            "REDIS_URL": redis_url,
-            "PYTHONPATH": str(PROJECT_ROOT),
-        }
-        flask = Path(sys.executable).with_name("flask")
+        env = worker_env(engine, redis_url)
         worker = subprocess.run(
-            [str(flask), "--app", "backend", "worker", "--burst", queue_name],
+            [str(FLASK), "--app", "backend", "worker", "--burst", queue_name],
             cwd=PROJECT_ROOT,
             env=env,
             capture_output=True,

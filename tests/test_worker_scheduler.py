@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +17,7 @@ from rq.job import Job, JobStatus
 
 from backend.config import PROJECT_ROOT
 from backend.worker import AppWorker
+from tests.support.jobs import FLASK, worker_env
 
 
 def fail_once(key: str) -> str:
@@ -85,19 +84,12 @@ def test_a_delayed_retry_runs_under_the_real_worker(app, redis_url: str, tmp_pat
         retry=Retry(max=2, interval=1),
     )
     engine = app.extensions["db"].engine
-    env = {
-        **os.environ,
-        "APP_ENV": "testing",
-        "DATABASE_URL": str(engine.url.render_as_string(hide_password=False)),
-        "REDIS_URL": redis_url,
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
-    flask = Path(sys.executable).with_name("flask")
+    env = worker_env(engine, redis_url)
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
         # not --burst: a burst worker moves due jobs once, at its start, and would quit before the retry is due
         worker = subprocess.Popen(
-            [str(flask), "--app", "backend", "worker", queue_name],
+            [str(FLASK), "--app", "backend", "worker", queue_name],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

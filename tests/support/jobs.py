@@ -1,10 +1,16 @@
-"""Job functions used by the queue tests; the RQ worker imports them by name."""
+"""Job functions used by the queue tests (the RQ worker imports them by name), and how to start a worker."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 from flask import current_app
 from redis import Redis
+from sqlalchemy import Engine
 
+from backend.config import PROJECT_ROOT
 from backend.org.models import PropertyCompany
 
 
@@ -14,3 +20,17 @@ def record_company_name(company_id: int, key: str) -> None:
         company = session.get(PropertyCompany, company_id)
         value = company.name if company is not None else "<missing>"
     Redis.from_url(current_app.config["QINGPU"].REDIS_URL).rpush(key, value)
+
+
+FLASK = Path(sys.executable).with_name("flask")
+
+
+def worker_env(engine: Engine, redis_url: str) -> dict[str, str]:
+    """The environment of a `flask --app backend worker` child process on the test's database and Redis."""
+    return {
+        **os.environ,
+        "APP_ENV": "testing",
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "REDIS_URL": redis_url,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
