@@ -18,7 +18,7 @@ from backend.seed import seed_content
 from tests.support.accounts import make_resident
 from tests.support.services import services_required
 
-pytest_plugins = ["tests.support.wechat_fixtures", "tests.support.browser"]
+pytest_plugins = ["tests.support.wechat_fixtures", "tests.support.browser", "tests.support.mariadb"]
 
 
 @pytest.fixture(scope="session")

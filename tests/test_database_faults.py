@@ -24,7 +24,6 @@ from backend.db import get_session
 from backend.errors import is_transient
 from tests.support.accounts import make_resident
 from tests.support.cleanup import purge_users
-from tests.support.services import services_required
 
 CLOSED_PORT_URL = "mysql+pymysql://root@127.0.0.1:1/qingpu"  # nothing listens on port 1
 
@@ -180,19 +179,8 @@ def test_no_statement_limit_may_be_asked_for_a_long_command() -> None:
 
 
 @pytest.fixture
-def mariadb_url(app: Flask, database_url: str) -> str:
-    """The suite's database when it is MariaDB (migrated and seeded by the `app` fixture)."""
-    if not database_url.startswith(("mysql", "mariadb")):
-        message = "MariaDB's timeouts need TEST_DATABASE_URL=mysql+pymysql://…; CI runs these tests"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
-    return database_url
-
-
-@pytest.fixture
 def committing_app(mariadb_url: str, tmp_path) -> Iterator[Flask]:
-    """An app on the suite's MariaDB whose requests commit for real, with a one-second lock wait."""
+    """An app on MariaDB (tests/support/mariadb.py) whose requests commit for real, with a one-second lock wait."""
     app = create_app(
         {
             "APP_ENV": "testing",

@@ -22,7 +22,6 @@ from backend.staff.models import StaffNotice
 from tests.support.cases import NOW, estate, report, squad
 from tests.support.cleanup import purge_users
 from tests.support.concurrency import concurrently
-from tests.support.services import services_required
 
 HOUR = dt.timedelta(hours=1)
 DUE_SOON, ESCALATE_AFTER = 4 * HOUR, 24 * HOUR
@@ -177,18 +176,9 @@ def _fill(engine: Engine, count: int) -> tuple[int, list[int]]:
         return user.id, ids
 
 
-def needs_row_locks(engine: Engine) -> None:
-    """Skip on SQLite, which locks the whole database (a second writer waits for, or starves behind, the
-    first), so neither skipping a row nor two sweeps sharing the work can happen there."""
-    if engine.dialect.name == "sqlite":
-        if services_required():
-            pytest.fail("TEST_DATABASE_URL must name MariaDB: row locks need it")
-        pytest.skip("SQLite locks the whole database, not a row: run with TEST_DATABASE_URL on MariaDB")
-
-
-def test_two_sweeps_at_once_give_each_notice_once_and_both_finish(app) -> None:
-    engine = app.extensions["db"].engine
-    needs_row_locks(engine)
+def test_two_sweeps_at_once_give_each_notice_once_and_both_finish(mariadb_app) -> None:
+    # row locks need MariaDB: SQLite locks the whole database, so no row can be skipped or shared there
+    engine = mariadb_app.extensions["db"].engine
     user_id, ids = _fill(engine, 300)
     try:
 
@@ -210,9 +200,11 @@ def test_two_sweeps_at_once_give_each_notice_once_and_both_finish(app) -> None:
         purge_users(engine, [user_id])
 
 
-def test_a_case_another_transaction_holds_is_skipped_and_the_next_sweep_gives_its_notices(app) -> None:
-    engine = app.extensions["db"].engine
-    needs_row_locks(engine)
+def test_a_case_another_transaction_holds_is_skipped_and_the_next_sweep_gives_its_notices(
+    mariadb_app,
+) -> None:
+    # row locks need MariaDB: SQLite locks the whole database, so no row can be skipped or shared there
+    engine = mariadb_app.extensions["db"].engine
     user_id, ids = _fill(engine, 30)
     held = ids[12]
     try:
