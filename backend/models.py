@@ -1,5 +1,6 @@
 """Imports every domain's models so that Base.metadata is complete (for Alembic and tests)."""
 
+from backend import cache as cache_models
 from backend.accounts import models as accounts_models
 from backend.articles import models as articles_models
 from backend.audit import models as audit_models
@@ -20,6 +21,7 @@ __all__ = [
     "accounts_models",
     "articles_models",
     "audit_models",
+    "cache_models",
     "cases_models",
     "community_models",
     "hotline_models",
