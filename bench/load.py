@@ -56,6 +56,7 @@ TARGETS = {  # share of the ceiling (issue 15)
     "categories": 0.40,
     "estates": 0.40,
     "own_list": 0.20,
+    "detail": 0.20,
     "bot": 0.25,
     "report": 0.10,
     "hotline": 0.10,
@@ -526,6 +527,7 @@ def prepare(stack: ExitStack, args: argparse.Namespace, work: Path) -> tuple[dic
         "INSTANCE_DIR": str(work),
         "REPORTS_PER_DAY": str(10**7),  # one resident files thousands here
         "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),  # this checkout's code, whichever checkout the virtualenv was installed from
     }
     for step in (["db", "upgrade"], ["seed"]):
         subprocess.run([*FLASK, *step], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -563,10 +565,18 @@ def prime(app_port: int, ceiling_port: int, accounts: dict[str, Any]) -> list[Ta
         check(target)
     own_list = next(t for t in plan if t.key == "own_list")
     filing = next(t for t in plan if t.key == "report")
+    tracking = ""
     for i in range(LIST_REPORTS):
         body = (filing.body or "").replace(UID, f"Lreader-{i:04d}").encode()
         status, _, text = call(app_port, "POST", filing.path, body, {**filing.headers, **own_list.headers})
         assert status in {200, 201}, text[:300]
+        tracking = tracking or json.loads(text)["tracking_no"]
+    detail = Target(
+        "detail", "GET /api/mp/v1/reports/<no> (own report)", app_port, "GET",
+        f"/api/mp/v1/reports/{tracking}", own_list.headers,
+    )  # fmt: skip
+    check(detail)
+    plan.insert(plan.index(own_list) + 1, detail)
     return plan
 
 
