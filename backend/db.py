@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -24,6 +26,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
+log = logging.getLogger(__name__)
 
 MAX_ROW_ID = 2**31 - 1  # the largest id an INT primary key holds: a larger one names no row
 # An id taken from a request (validated by pydantic): a huge integer would overflow the database driver
@@ -195,6 +199,19 @@ class Database:
                 yield session
 
 
+def close_quietly(session: Session) -> None:
+    """Close a request's session at its end. A connection the server dropped after the request's last
+    statement (a committed report, then MariaDB gone) fails the ROLLBACK that closing sends: that is logged in
+    one line, not raised, since an error escaping a teardown would replace the answer already made (a 201, a
+    503 busy) with the WSGI server's own 500 page."""
+    try:
+        session.close()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:  # not a lost connection: a real error, raised as ever
+            raise
+        log.warning("database connection lost while closing the request's session: %s", exc.orig)
+
+
 def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> Database:
     limit_waits(engine, app.config["QINGPU"].database_timeouts)
     database = Database(engine, info)
@@ -204,7 +221,7 @@ def init_app(app: Flask, engine: Engine, info: dict[str, Any] | None = None) -> 
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
-            session.close()
+            close_quietly(session)
 
     return database
 
@@ -219,7 +236,7 @@ def init_replica(app: Flask, engine: Engine) -> Database:
     def _close_read_session(_exc: BaseException | None) -> None:
         session = g.pop("db_read_session", None)
         if session is not None:
-            session.close()
+            close_quietly(session)
 
     return replica
 

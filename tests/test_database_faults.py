@@ -329,6 +329,33 @@ def test_a_connection_lost_mid_request_answers_busy_and_the_next_request_is_serv
         purge_users(engine, [user_id])
 
 
+def test_a_connection_lost_after_the_last_statement_keeps_the_answer_made(
+    committing_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server drops the connection once the view has done its work (a report committed, then MariaDB
+    gone): the answer stands, and closing the session logs one line instead of a 500 from the WSGI server."""
+    engine: Engine = committing_app.extensions["db"].engine
+    killer = create_engine(engine.url)
+
+    @committing_app.get("/_test/done-then-lost")
+    def done_then_lost() -> str:
+        mine = get_session().execute(text("SELECT CONNECTION_ID()")).scalar()
+        with killer.connect() as conn:
+            conn.execute(text(f"KILL CONNECTION {int(mine)}"))
+        return "done"
+
+    try:
+        caplog.set_level(logging.INFO)
+        client = committing_app.test_client()
+        response = client.get("/_test/done-then-lost")
+        assert (response.status_code, response.get_data(as_text=True)) == (200, "done")
+        lost = [r for r in problems(caplog) if "connection lost while closing" in r.getMessage()]
+        assert len(lost) == 1 and lost[0].exc_info is None
+        assert client.get("/healthz").status_code == 200
+    finally:
+        killer.dispose()
+
+
 def _signed_in(app: Flask, prefix: str) -> tuple[FlaskClient, dict[str, str], int]:
     """A client, the bearer header and the id of a new resident committed to the app's database."""
     with Session(app.extensions["db"].engine) as session:

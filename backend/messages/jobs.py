@@ -7,10 +7,13 @@ A row is claimed ("sending") and committed before WeChat is called, so two jobs 
   the send call means nothing was sent.
 - Once WeChat accepts, "sent" is committed before anything else, retried in fresh sessions if the commit
   fails, and the job never raises after that, so RQ does not run it again.
-The one window left: a worker killed between WeChat's reply and the commit of "sent" (a few milliseconds)
-leaves the row "sending", and the relay sends it a second time after STALE_SENDING. The resident gets the
-message twice at most once per kill landing in that window; a kill anywhere else costs no duplicate (before
-the send it only delays the message by STALE_SENDING).
+The one window left opens when the send request leaves for WeChat and closes when "sent" is committed: the
+whole WeChat call (up to the gateway's timeout, a few seconds when WeChat is slow) and the commit. WeChat
+delivers a request it has received whatever then becomes of the sender, so a worker killed in that window
+leaves the row "sending" and the relay sends it a second time after STALE_SENDING: the resident gets it
+twice, once per kill landing in the window (tests/faults/test_worker_killed_mid_send.py kills a worker there
+and sees two deliveries every time). A kill anywhere else costs no duplicate (before the send it only delays
+the message by STALE_SENDING).
 WeChat's own errors keep their outcomes: refused and failed are final, busy or unreachable is pending and
 retried. A timeout waiting for WeChat's reply counts as unreachable, though WeChat may have taken the message.
 """
