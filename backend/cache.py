@@ -5,27 +5,41 @@ Every process keeps what it built beside the version it was built from. The vers
 row of `cache_version`, bumped in the same transaction as the change it announces, so no process can see the
 change without the bump or the bump without the change, and a failed Redis cannot lose an invalidation. A
 version is a random token, not a count: a bump that was rolled back (and a value built from it inside its
-own transaction) can never be mistaken for a later, committed one. A reader pays one primary-key read per request, in its own transaction, and rebuilds only when the version it
-reads differs from the one it holds. The version and what is built from it are read in that one transaction,
-so the value is never older than the version it is filed under.
+own transaction) can never be mistaken for a later, committed one. A reader pays one primary-key read per
+request, in its own transaction, and rebuilds only when the version it reads differs from the one it holds.
+The version and what is built from it are read in that one transaction, so the value is never older than the
+version it is filed under.
 
-    value = cached(session, CATEGORIES, build_categories)   # a read
-    bump(session, CATEGORIES, now)                          # in the transaction that changes categories
+    value = cached(session, CATEGORIES, build_categories)        # a read
+    page = cached_for(session, ESTATES, key, build_page, part=…)  # one of many answers (a search), kept by key
+    bump(session, CATEGORIES, now)                               # in the transaction that changes categories
+
+No writer has to remember the bump: each domain names the tables a set is built from (`built_from`, beside its
+models), and every INSERT, UPDATE, DELETE or TRUNCATE of one of them, whichever way it is sent (the ORM's flush,
+a Core or ORM bulk statement, `text()`, `exec_driver_sql`), is preceded by the set's bump on the same connection,
+in the same transaction. A write made outside the application (the `mariadb` client) bumps by hand, in its
+transaction: REPLACE INTO cache_version VALUES ('estates', MD5(RAND()), UTC_TIMESTAMP()).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import String, select
+from sqlalchemy import Connection, Engine, String, TextClause, bindparam, event, select
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.dml import UpdateBase
 
-from backend.db import Base, UTCDateTime, upsert
+from backend.db import Base, UTCDateTime, upsert, utcnow
 
 T = TypeVar("T")
 
@@ -71,9 +85,16 @@ def bump(session: Session, name: str, now: dt.datetime) -> None:
     )
 
 
+_VERSION = select(CacheVersion.version).where(CacheVersion.name == bindparam("name"))
+
+
 def version(session: Session, name: str) -> str:
-    """The version of the set `name` as the session's transaction sees it."""
-    return session.scalar(select(CacheVersion.version).where(CacheVersion.name == name)) or NEVER_CHANGED
+    """The version of the set `name` as the session's transaction sees it (its own pending changes flushed
+    first, as a query would, so that their bumps count)."""
+    if session.autoflush:
+        session.flush()
+    # Core on the session's connection: the ORM's execution layer costs more than the read itself
+    return session.connection().execute(_VERSION, {"name": name}).scalar() or NEVER_CHANGED
 
 
 def cached(session: Session, name: str, build: Callable[[Session], T], *, part: str = "") -> T:
@@ -82,19 +103,159 @@ def cached(session: Session, name: str, build: Callable[[Session], T], *, part: 
     `build` reads in `session`, in the same transaction as the version read, and must return a value
     nobody mutates (tuples, frozen dataclasses, bytes)."""
     current = version(session, name)
-    key = (str(session.get_bind().engine.url), name, part)
+    key = (_database(session.connection().engine), name, part)
     held = _held.get(key)
     if held is not None and held[0] == current:
-        return held[1]  # type: ignore[no-any-return]
+        return cast(T, held[1])
     with _building:  # one build at a time: a second thread that saw the same change finds it built
         held = _held.get(key)
         if held is not None and held[0] == current:
-            return held[1]  # type: ignore[no-any-return]
+            return cast(T, held[1])
         value = build(session)
         _held[key] = (current, value)
         return value
 
 
+class _Recent:
+    """The values most recently asked for, by key, up to `size` of them; shared by the threads of a process."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple[bool, Any]:
+        with self.lock:
+            if key not in self.values:
+                return False, None
+            self.values.move_to_end(key)
+            return True, self.values[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self.lock:
+            self.values[key] = value
+            self.values.move_to_end(key)
+            while len(self.values) > self.size:
+                self.values.popitem(last=False)
+
+
+def cached_for(
+    session: Session,
+    name: str,
+    key: Hashable,
+    build: Callable[[Session], T],
+    *,
+    part: str,
+    size: int = 256,
+) -> T:
+    """What `build` makes for `key` (a search, one page of a list) from the set `name`, kept for the `size`
+    keys most recently asked for until the set changes: one primary-key read when it is kept. `build` follows
+    the rules of `cached`; what it raises is not kept."""
+    recent = cached(session, name, lambda _session: _Recent(size), part=part)
+    found, value = recent.get(key)
+    if found:
+        return cast(T, value)
+    made = build(session)  # outside the lock: two threads may build the same key, and keep either
+    recent.put(key, made)
+    return made
+
+
+_databases: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _database(engine: Engine) -> str:
+    # the engine's URL names the database; rendering it costs more than a dictionary look-up
+    database = _databases.get(engine)
+    if database is None:
+        database = _databases[engine] = str(engine.url)
+    return database
+
+
 def forget() -> None:
     """Drop everything this process holds (tests that rebuild their database from scratch)."""
     _held.clear()
+
+
+# -- every write announces itself ----------------------------------------------------------------------------
+
+# table name → the sets built from it (filled by the domains' models with `built_from`)
+_sets_of_table: dict[str, tuple[str, ...]] = {}
+# the table a statement sent as text writes to: INSERT [IGNORE|OR …] INTO, REPLACE [INTO], UPDATE [IGNORE],
+# DELETE FROM, TRUNCATE [TABLE], the name perhaps quoted and perhaps after its schema
+_WRITTEN_TABLE = re.compile(
+    r"\s*(?:INSERT(?:\s+IGNORE|\s+OR\s+\w+)?\s+INTO|REPLACE(?:\s+INTO)?|UPDATE(?:\s+IGNORE)?|DELETE\s+FROM"
+    r"|TRUNCATE(?:\s+TABLE)?)\s+(?:[`\"]?\w+[`\"]?\.)?[`\"]?(\w+)",
+    re.IGNORECASE,
+)
+
+
+def built_from(name: str, *models: type[Base]) -> None:
+    """Declare that the set `name` is built from the tables of `models`: from now on, every statement that writes
+    one of them bumps the set first, in the same transaction. Called beside the models, so that no process can
+    write the tables without the declaration having been made."""
+    for model in models:
+        table = str(model.__tablename__)
+        _sets_of_table[table] = tuple(dict.fromkeys((*_sets_of_table.get(table, ()), name)))
+
+
+def sets_written_by(statement: object) -> tuple[str, ...]:
+    """The sets a statement changes: those built from the table it inserts into, updates or deletes from."""
+    if isinstance(statement, UpdateBase):
+        table = getattr(statement, "table", None)
+        return _sets_of_table.get(getattr(table, "name", ""), ())
+    if isinstance(statement, TextClause):
+        statement = statement.text
+    if isinstance(statement, str):
+        written = _WRITTEN_TABLE.match(statement)
+        return _sets_of_table.get(written.group(1).lower(), ()) if written else ()
+    return ()
+
+
+def _announce(connection: Connection, names: Iterable[str]) -> None:
+    now = utcnow()
+    for name in names:
+        token = secrets.token_hex(16)
+        values = {"name": name, "version": token, "changed_at": now}
+        statement: Any
+        if connection.dialect.name in {"mysql", "mariadb"}:
+            statement = (
+                mysql.insert(CacheVersion)
+                .values(values)
+                .on_duplicate_key_update(version=token, changed_at=now)
+            )
+        else:
+            statement = sqlite.insert(CacheVersion).values(values)
+            statement = statement.on_conflict_do_update(
+                index_elements=["name"], set_={"version": token, "changed_at": now}
+            )
+        connection.execute(statement)
+
+
+def _before_statement(
+    connection: Connection, statement: object, _multiparams: object, _params: object, _options: object
+) -> None:
+    # a statement object (the ORM's flush, select/insert/update/delete, text()), before it is compiled
+    names = sets_written_by(statement)
+    if names:
+        _announce(connection, names)
+
+
+def _before_driver_sql(
+    connection: Connection,
+    _cursor: DBAPICursor,
+    statement: str,
+    _parameters: object,
+    context: ExecutionContext | None,
+    _executemany: bool,
+) -> None:
+    # a string sent with exec_driver_sql, which skips before_execute (compiled statements went through it)
+    if context is not None and getattr(context, "compiled", None) is None:
+        names = sets_written_by(statement)
+        if names:
+            _announce(connection, names)
+
+
+# On the Engine class, not on one engine: whatever made the engine (the app, a command, a migration, a script
+# of bench/), a write to a watched table is announced.
+event.listen(Engine, "before_execute", _before_statement)
+event.listen(Engine, "before_cursor_execute", _before_driver_sql)

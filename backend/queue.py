@@ -7,12 +7,14 @@ transaction commits, and dropped if it rolls back, so a worker never sees a row 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.queue import EnqueueData
 from rq.utils import import_attribute
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
@@ -61,12 +63,58 @@ class JobQueue:
         if self.rq is None:
             self.inline_runner(job)
             return
-        retry = Retry(max=job.retries, interval=[10, 60, 300][: max(job.retries, 1)]) if job.retries else None
         # RQ takes a function or its dotted path; its type variable admits either, not their union
-        self.rq.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry, **job.options)  # type: ignore[type-var]
+        self.rq.enqueue(job.func, *job.args, job_id=job.job_id, retry=_retry(job), **job.options)  # type: ignore[type-var]
+
+    def send_all(self, jobs: Sequence[PendingJob]) -> None:
+        """Send the jobs a transaction asked for, each logged if it cannot be: to Redis in one round trip
+        (one pipeline for them all, where RQ's enqueue makes two for each), or run here one after another.
+        Two jobs with one id are one job in Redis: the last asked for is sent, once."""
+        if self.rq is None:
+            for job in jobs:
+                _send_logged(self, job)
+            return
+        last = {job.job_id or id(job): job for job in jobs}  # a dict keeps the first place of a repeated key
+        batch = list(last.values())
+        try:
+            data = [_enqueue_data(job) for job in batch]
+        except Exception:  # an option RQ's batch does not take: each job as RQ's enqueue takes it
+            for job in batch:
+                _send_logged(self, job)
+            return
+        try:
+            self.rq.enqueue_many(data)
+        except RedisError:
+            # Redis is down or timed out: none of them went (the pipeline is one MULTI), and each is found
+            # again as before, from what it was for (a notification's row by the relay, say)
+            log.exception("could not send job %s after commit", ", ".join(job.name for job in batch))
+        except Exception:  # something in one job (its arguments): the others still go
+            for job in batch:
+                _send_logged(self, job)
 
     def ping(self) -> bool:
         return self.redis.ping() if self.redis is not None else True
+
+
+def _retry(job: PendingJob) -> Retry | None:
+    return Retry(max=job.retries, interval=[10, 60, 300][: max(job.retries, 1)]) if job.retries else None
+
+
+# the option RQ's enqueue() names differently from its batch's prepare_data(); the others share their names
+_BATCH_NAMES = {"job_timeout": "timeout"}
+
+
+def _enqueue_data(job: PendingJob) -> EnqueueData:
+    options = {_BATCH_NAMES.get(name, name): value for name, value in job.options.items()}
+    # as in send(): a function or its dotted path
+    return Queue.prepare_data(job.func, job.args, job_id=job.job_id, retry=_retry(job), **options)  # type: ignore[type-var]
+
+
+def _send_logged(queue: JobQueue, job: PendingJob) -> None:
+    try:
+        queue.send(job)
+    except Exception:
+        log.exception("could not send job %s after commit", job.name)
 
 
 def _run_inline(job: PendingJob) -> None:
@@ -95,13 +143,12 @@ def enqueue_after_commit(
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy calls that a commit too): the transaction is still open
     pending: list[PendingJob] = session.info.pop(_PENDING_KEY, [])
     queue: JobQueue | None = session.info.get(SESSION_KEY)
-    for job in pending:
-        try:
-            queue.send(job)  # type: ignore[union-attr]
-        except Exception:
-            log.exception("could not send job %s after commit", job.name)
+    if pending and queue is not None:
+        queue.send_all(pending)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -64,7 +64,7 @@ def post_bot_message(body: ChatBody) -> dict:
     conversation = body.session_id or uuid.uuid4().hex
     reply = converse(
         session,
-        current_nlu(),
+        current_nlu(session),
         current_app.extensions["chat_store"],
         user,
         conversation,
@@ -72,6 +72,7 @@ def post_bot_message(body: ChatBody) -> dict:
         photos=body.photos,
         daily_limit=get_config().REPORTS_PER_DAY,
         now=now(),
+        new=body.session_id is None,
     )
     session.commit()
     return ChatOut(

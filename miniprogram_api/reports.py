@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Response, current_app, url_for
 from flask_openapi3 import Tag
 from pydantic import BaseModel
 
@@ -13,7 +14,13 @@ from backend.articles.services.reading import related_articles
 from backend.cases.models import Case, CaseStatus
 from backend.cases.services.filing import submit_report
 from backend.cases.services.life import rate_case, support_case, withdraw_case
-from backend.cases.services.reads import find_similar, get_case, get_case_for_resident, list_resident_cases
+from backend.cases.services.reads import (
+    find_similar,
+    get_case,
+    get_case_for_resident,
+    list_resident_cases,
+    read_case_for_resident,
+)
 from backend.cases.services.timeline import photos_for_resident, public_events, public_text
 from backend.cases.workflow import STATUS_LABELS, Actor, Role, allowed_transitions
 from backend.config import get_config
@@ -27,13 +34,13 @@ from miniprogram_api.schemas import (
     CategoryRef,
     Deadlines,
     EstateRef,
-    PageQuery,
     Pagination,
     PhotoOut,
     RatingBody,
     ReportBody,
     ReportOut,
     ReportPage,
+    ReportsQuery,
     SimilarList,
     SimilarOut,
     SimilarQuery,
@@ -81,16 +88,15 @@ def post_report(body: ReportBody) -> tuple[dict, int]:
 
 
 @mp_api.get("/reports", tags=[reports_tag], security=BEARER, responses={200: ReportPage, 401: ErrorBody})
-def get_reports(query: PageQuery) -> dict:
+def get_reports(query: ReportsQuery) -> Response:
     """我的反映（最新在前）。"""
     user = current_user()
     page = list_resident_cases(get_session(), user, page=query.page, per_page=query.per_page)
-    return {
-        "data": [report_out(c, user, detail=False) for c in page.items],
-        "pagination": Pagination(
-            page=page.page, per_page=page.per_page, total=page.total, pages=page.pages
-        ).model_dump(),
-    }
+    out = ReportPage(
+        data=[_report(c, user, detail=False) for c in page.items],
+        pagination=Pagination(page=page.page, per_page=page.per_page, total=page.total, pages=page.pages),
+    )
+    return _json(out)
 
 
 @mp_api.get(
@@ -122,10 +128,10 @@ def get_similar(query: SimilarQuery) -> dict:
 @mp_api.get(
     "/reports/<tracking_no>", tags=[reports_tag], security=BEARER, responses={200: ReportOut, **ERRORS}
 )
-def get_report(path: TrackingPath) -> dict:
+def get_report(path: TrackingPath) -> Response:
     """反映详情：状态、公开的办理过程、照片和答复。"""
     user = current_user()
-    return report_out(get_case_for_resident(get_session(), path.tracking_no, user), user)
+    return _json(_report(read_case_for_resident(get_session(), path.tracking_no, user), user))
 
 
 @mp_api.post(
@@ -176,6 +182,10 @@ def post_support(path: TrackingPath) -> dict:
 
 
 def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
+    return _report(case, user, detail=detail).model_dump(mode="json")
+
+
+def _report(case: Case, user: User, *, detail: bool = True) -> ReportOut:
     """What a resident sees of a case: everything of their own (but internal notes and staff photos), only
     the public progress of a case they support, and never anything about who reported it."""
     mine = case.reporter_id == user.id
@@ -197,6 +207,7 @@ def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
         supporter_count=case.supporter_count,
         estate=EstateRef(id=case.estate.id, name=case.estate.name) if case.estate else None,
         building=case.building,
+        **(_reporters_own(case, status, user) if mine else {}),
     )
     if detail:
         out.timeline = [
@@ -217,16 +228,36 @@ def report_out(case: Case, user: User, *, detail: bool = True) -> dict:
             )
             for p in photos_for_resident(case, user)
         ]
-    if mine:
-        out.address = case.address
-        out.unit, out.room = case.unit, case.room
-        out.description = case.description
-        out.anonymous = case.anonymous
-        out.contact_phone = case.contact_phone
-        out.rating = case.rating
-        allowed = allowed_transitions(
-            status, Actor(Role.RESIDENT, user.id), reporter_id=case.reporter_id, squad_id=case.squad_id
-        )
-        out.can_withdraw = "withdraw" in allowed
-        out.can_rate = "rate" in allowed
-    return out.model_dump(mode="json")
+    return out
+
+
+def _reporters_own(case: Case, status: CaseStatus, user: User) -> dict[str, Any]:
+    """What only the reporter sees: where exactly, their words, how to reach them, what they may do now."""
+    can_withdraw, can_rate = _reporters_actions(status, user.id, case.squad_id)
+    return {
+        "address": case.address,
+        "unit": case.unit,
+        "room": case.room,
+        "description": case.description,
+        "anonymous": case.anonymous,
+        "contact_phone": case.contact_phone,
+        "rating": case.rating,
+        "can_withdraw": can_withdraw,
+        "can_rate": can_rate,
+    }
+
+
+@lru_cache(maxsize=1024)
+def _reporters_actions(status: CaseStatus, user_id: int, squad_id: int | None) -> tuple[bool, bool]:
+    # the workflow's rules are constants, so this is a function of its arguments: a list asks it once for
+    # each of the few (status, squad) pairs among its reports, instead of once per report
+    allowed = allowed_transitions(
+        status, Actor(Role.RESIDENT, user_id), reporter_id=user_id, squad_id=squad_id
+    )
+    return "withdraw" in allowed, "rate" in allowed
+
+
+def _json(out: BaseModel) -> Response:
+    # pydantic writes the JSON itself, as Flask's provider would (UTF-8, the schema's key order, compact),
+    # without first making a dict of it for Flask to walk again
+    return current_app.response_class(out.model_dump_json(), mimetype="application/json")

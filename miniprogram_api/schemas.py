@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -59,7 +59,24 @@ class PageQuery(Strict):
     per_page: int = Field(20, ge=1, le=100, description="每页条数")
 
 
-class EstateQuery(PageQuery):
+class SchemaOnce(BaseModel):
+    """A query model whose JSON schema is made once per class: flask-openapi3 asks for it on every request (to
+    tell list parameters from single ones), and making it costs more than the rest of a catalog read."""
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs:  # the OpenAPI document's own calls, made once
+            return super().model_json_schema(*args, **kwargs)
+        schema = _SCHEMAS.get(cls)
+        if schema is None:
+            schema = _SCHEMAS[cls] = super().model_json_schema()
+        return schema  # shared: flask-openapi3's request parsers, the only callers without arguments, only read it
+
+
+_SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+class EstateQuery(SchemaOnce, PageQuery):
     q: str = Field("", max_length=50, description="按小区名称、地址或别名模糊搜索")
     town: str | None = Field(None, max_length=32, description="街镇代码或名称，如 xujing 或 徐泾镇")
 
@@ -319,6 +336,10 @@ class ReportOut(BaseModel):
 class ReportPage(BaseModel):
     data: list[ReportOut]
     pagination: Pagination
+
+
+class ReportsQuery(SchemaOnce, PageQuery):
+    """A page of a resident's own reports (its schema made once: every visit to the mini-program asks)."""
 
 
 class SimilarOut(BaseModel):

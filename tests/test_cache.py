@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -77,3 +78,49 @@ def test_a_rolled_back_change_is_never_taken_for_a_later_one(app) -> None:
     with Session(engine) as session:
         session.query(cache.CacheVersion).filter_by(name="test-rollback").delete()
         session.commit()
+
+
+class BuildsFor:
+    """A build function for one key: counts its calls, returns what the 'data' is now for that key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.calls = 0
+
+    def __call__(self, _session: Session) -> str:
+        self.calls += 1
+        return f"{self.key}-{self.calls}"
+
+
+def test_answers_by_key_are_kept_until_a_bump(session: Session) -> None:
+    one, two = BuildsFor("one"), BuildsFor("two")
+    assert cache.cached_for(session, "test-set", "one", one, part="by-key") == "one-1"
+    assert cache.cached_for(session, "test-set", "two", two, part="by-key") == "two-1"
+    assert cache.cached_for(session, "test-set", "one", one, part="by-key") == "one-1"
+    assert (one.calls, two.calls) == (1, 1)
+    cache.bump(session, "test-set", NOW)
+    assert cache.cached_for(session, "test-set", "one", one, part="by-key") == "one-2"
+
+
+def test_only_the_keys_most_recently_asked_for_are_kept(session: Session) -> None:
+    builds = {key: BuildsFor(key) for key in "abcd"}
+    for key in "abc":
+        cache.cached_for(session, "test-set", key, builds[key], part="lru", size=3)
+    cache.cached_for(session, "test-set", "a", builds["a"], part="lru", size=3)  # a is the freshest now
+    cache.cached_for(session, "test-set", "d", builds["d"], part="lru", size=3)  # b, the stalest, goes
+    for key in "acdb":
+        cache.cached_for(session, "test-set", key, builds[key], part="lru", size=3)
+    assert {key: b.calls for key, b in builds.items()} == {"a": 1, "b": 2, "c": 1, "d": 1}
+
+
+def test_what_a_build_raises_is_not_kept(session: Session) -> None:
+    calls = []
+
+    def refuses(_session: Session) -> str:
+        calls.append(1)
+        raise ValueError("no such town")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="no such town"):
+            cache.cached_for(session, "test-set", "x", refuses, part="raises")
+    assert len(calls) == 2

@@ -122,6 +122,10 @@ def record_audit(
     ip: str = "",
     now: dt.datetime | None = None,
 ) -> AuditEntry:
+    """Add an entry to the audit trail. It is written by the session's next flush (a query's, or the
+    commit's), in the caller's transaction like the change it records: a step that records several entries
+    writes them together, and none is written without its change. `detail` is copied, so that a change the
+    caller makes to its dict afterwards is not recorded as if it had been done."""
     entry = AuditEntry(
         at=now or utcnow(),
         actor_kind=actor.kind,
@@ -130,11 +134,10 @@ def record_audit(
         action=action,
         target_type=target_type,
         target_id=str(target_id),
-        detail=detail or {},
+        detail=dict(detail) if detail else {},
         ip=ip,
     )
     session.add(entry)
-    session.flush()
     return entry
 
 

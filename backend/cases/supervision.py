@@ -187,11 +187,13 @@ def sweep_batch(
     The rows are locked by primary key and read afresh, so a notice another sweep gave meanwhile is seen
     and not given again; those another transaction holds are skipped (`report.skipped`), not waited for: it
     is another sweep giving their notices, or a squad's step after which the next sweep looks again. Only
-    the cases are locked; the notices, events and audit entries are new rows."""
+    the cases are locked; the notices, events and audit entries are new rows, added as the cases are
+    worked through and written together by one flush at the end of the batch (nothing needs their ids
+    sooner; a timeline event joins its case without the case's timeline being read)."""
     cases = session.scalars(
         select(Case)
         .where(Case.id.in_(ids))
-        .options(selectinload(Case.squad), selectinload(Case.events))
+        .options(selectinload(Case.squad))
         .order_by(Case.id)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
@@ -690,12 +692,22 @@ def _squad_step(
     _audit(session, actor, case, action, now, **data)
 
 
+# Both kinds of notice give every column, so that a flush writes the notices of a sweep's batch, the squads'
+# and the bureau's in turn, in one INSERT (the ORM batches only rows giving the same columns one after another).
+
+
 def _notify_squad(session: Session, case: Case, kind: str, text: str, now: dt.datetime) -> None:
-    session.add(StaffNotice(squad_id=case.squad_id, case_id=case.id, kind=kind, text=text, created_at=now))
+    notice = StaffNotice(
+        squad_id=case.squad_id, for_bureau=False, case_id=case.id, kind=kind, text=text, created_at=now
+    )
+    session.add(notice)
 
 
 def _notify_bureau(session: Session, case: Case, kind: str, text: str, now: dt.datetime) -> None:
-    session.add(StaffNotice(for_bureau=True, case_id=case.id, kind=kind, text=text, created_at=now))
+    notice = StaffNotice(
+        squad_id=None, for_bureau=True, case_id=case.id, kind=kind, text=text, created_at=now
+    )
+    session.add(notice)
 
 
 def _audit(

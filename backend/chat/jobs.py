@@ -23,7 +23,7 @@ def reply_on_wechat(openid: str, text: str) -> str:
         user = get_or_create_user(session, openid)
         reply = converse(
             session,
-            current_nlu(),
+            current_nlu(session),
             current_app.extensions["chat_store"],
             user,
             "wechat",

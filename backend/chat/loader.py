@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from backend.articles.index import current_index_version, published_for_index
 from backend.db import Database
@@ -35,14 +36,16 @@ def _fresh_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
-def current_nlu() -> Nlu:
+def current_nlu(session: Session | None = None) -> Nlu:
     """The app's bot, answering from the articles published now; the first call in a process builds it
     (gunicorn --preload and the RQ worker do it before forking). Every call compares the articles' index
     version with the one the bot's index was built from and rebuilds it when they differ (see
-    follow_published_articles). Estates imported later reach the bot when the processes restart."""
+    follow_published_articles): pass the session of the message being answered, whose transaction began with
+    that message, and the version is read in it; without one, on a short reader of its own. Estates imported
+    later reach the bot when the processes restart."""
     nlu = _this_process_bot()
     if isinstance(nlu, Bot):  # a stand-in of the tests has no articles to follow
-        follow_published_articles(current_app.extensions["db"], nlu)
+        follow_published_articles(current_app.extensions["db"], nlu, session)
     return nlu
 
 
@@ -67,22 +70,35 @@ def load_nlu(content_dir: Path, gazetteer: Path | None = None, cache_dir: Path |
     return Bot.load(content_dir, gazetteer=gazetteer, cache_dir=cache_dir)
 
 
-def follow_published_articles(database: Database, bot: Bot) -> bool:
+def follow_published_articles(database: Database, bot: Bot, session: Session | None = None) -> bool:
     """Make `bot` answer from the articles published now; True when its index was rebuilt.
 
-    One primary-key read of the committed index version, on a short reader of its own (never the caller's
-    transaction: its snapshot may be older than a withdrawal that has committed, and on SQLite a reader never
-    waits for the write lock). Only when that differs from the version the bot's index was built from are the
-    published articles read, with their version, in one fresh snapshot, under this process's lock; so rebuilds
-    are serial, and each one is of a state at least as new as the one before."""
-    with database.reader() as session:
+    One primary-key read of the committed index version per message, so that no message arriving after a
+    withdrawal (or a publication) has committed, in whichever process, is answered from the articles as they
+    were. It is read in `session` when one is given: the transaction of the message being answered, begun by
+    that message (on MariaDB its snapshot is taken by its first statement, after the message arrived; on SQLite
+    it holds the write lock, so nothing has committed since it began), which therefore sees every change
+    committed before the message, for one statement on the connection the message already holds. Never pass a
+    transaction that began before the message, nor one that changed the articles itself (it would see its own
+    uncommitted version). Without `session`, the version is read on a short reader of its own.
+
+    Only when that version differs from the one the bot's index was built from are the published articles
+    read, with their version, in one fresh snapshot on a reader of their own (never the caller's transaction:
+    the index is built from committed rows only, and on SQLite a reader never waits for the write lock), under
+    this process's lock; so rebuilds are serial and each one is of a state at least as new as the one before.
+    A message whose snapshot is a moment older than the index (another thread rebuilt it meanwhile) finds the
+    fresh version equal to the index's and rebuilds nothing."""
+    if session is not None:
         version = current_index_version(session)
+    else:
+        with database.reader() as reader:
+            version = current_index_version(reader)
     if version == bot.articles_version:
         return False
     with _rebuilding:
         started = time.perf_counter()
-        with database.reader() as session:
-            published = published_for_index(session)
+        with database.reader() as reader:
+            published = published_for_index(reader)
         if published.version == bot.articles_version:
             return False  # another thread rebuilt it while this one waited
         bot.replace_articles(published.articles, published.version)

@@ -136,16 +136,23 @@ def converse(
     photos: list[str] | None = None,
     daily_limit: int | None = None,
     now: dt.datetime | None = None,
+    new: bool = False,
 ) -> ChatReply:
     """One turn of `user`'s conversation `conversation`: the dialogue decides, this does what it asks. The
-    text is normalised as every request's text is (WeChat's push reaches here without a request model)."""
+    text is normalised as every request's text is (WeChat's push reaches here without a request model).
+
+    The conversation's state is read unless it is `new` (a name the caller has just made up, which no earlier
+    message can have used), and written when there is one to keep: a state that was and stays empty (a
+    question answered outside any report or withdrawal) is neither read nor written."""
     text = normalise_text(text)
     key = f"{user.id}:{conversation}"
-    state = store.load(key)
+    state = {} if new else store.load(key)
+    kept = bool(state)
     listening = _Listening(nlu)
     records = _ResidentRecords(session, user)
     reply = respond(listening, state, text, photos=photos, records=records)
-    store.save(key, state)
+    if state or kept:  # a state now emptied is written too, so that the next message does not resume it
+        store.save(key, state)
     if reply.action == "file_report" and reply.report is not None:
         return _file(session, user, conversation, reply.report, daily_limit=daily_limit, now=now)
     if reply.action == "progress":

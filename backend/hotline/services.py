@@ -153,6 +153,7 @@ def intake_order(
         external_ref=order.order_no,
         source_detail=f"12345（{client_name}）",
         reporter_name=order.caller_name or "",
+        received_at=order.received_at,
     )
     try:
         with session.begin_nested():
@@ -163,9 +164,6 @@ def intake_order(
         if existing is None:
             raise
         return existing, False
-    if order.received_at is not None:
-        _note_received_at(case, order.received_at)
-        session.flush()
     return case, created
 
 
@@ -189,13 +187,6 @@ def _address(order: HotlineOrder, town: Town | None, estate: Estate | None) -> s
     if not address and estate is None:
         address = town.name if town is not None else NO_ADDRESS
     return address[:ADDRESS_MAX]
-
-
-def _note_received_at(case: Case, received_at: dt.datetime) -> None:
-    # ReportInput has no field for it: the hotline's own receipt time goes on the submit event
-    submit = next((e for e in case.events if e.action == "submit"), None)
-    if submit is not None:
-        submit.data = {**(submit.data or {}), "received_at": received_at.isoformat()}  # UTC already
 
 
 # ----------------------------------------------------------------------------------------------- import

@@ -113,22 +113,28 @@ def tell_residents(
     now: dt.datetime | None = None,
 ) -> list[Notification]:
     """An in-app message to each user and, where they granted one, a WeChat subscribe message sent
-    after commit. The outbox row commits with the change, so Redis or a worker failing loses nothing."""
+    after commit. The outbox row commits with the change, so Redis or a worker failing loses nothing.
+    The grants are spent first (one UPDATE each) and the rows written together in one flush, whose ids
+    name the jobs."""
     now = now or utcnow()
     notifications = []
-    for user_id in dict.fromkeys(user_ids):
-        session.add(Message(user_id=user_id, case_id=case_id, title=title[:64], body=body, created_at=now))
-        if subscribe is not None and _consume_credit(session, user_id, CASE_STATUS):
-            notification = Notification(
-                user_id=user_id,
-                case_id=case_id,
-                kind=CASE_STATUS,
-                page=page,
-                payload=truncate_subscribe_data(subscribe, CASE_STATUS_FIELDS),
-                created_at=now,
+    session.flush()  # what the caller changed before (a grant among it) is written before any is spent
+    with session.no_autoflush:  # and the messages added here are not written before each grant is spent
+        for user_id in dict.fromkeys(user_ids):
+            session.add(
+                Message(user_id=user_id, case_id=case_id, title=title[:64], body=body, created_at=now)
             )
-            session.add(notification)
-            notifications.append(notification)
+            if subscribe is not None and _consume_credit(session, user_id, CASE_STATUS):
+                notification = Notification(
+                    user_id=user_id,
+                    case_id=case_id,
+                    kind=CASE_STATUS,
+                    page=page,
+                    payload=truncate_subscribe_data(subscribe, CASE_STATUS_FIELDS),
+                    created_at=now,
+                )
+                session.add(notification)
+                notifications.append(notification)
     session.flush()
     for notification in notifications:
         enqueue_notification(session, notification.id)

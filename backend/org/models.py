@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.cache import ESTATES, built_from
 from backend.db import Base, UTCDateTime, utcnow
 
 
@@ -86,3 +87,7 @@ class EstateAlias(Base):
     alias: Mapped[str] = mapped_column(String(128), index=True)
 
     estate: Mapped[Estate] = relationship(back_populates="aliases")
+
+
+# The estate search (GET /estates) is kept per process and rebuilt after any write to these.
+built_from(ESTATES, Town, Squad, PropertyCompany, Estate, EstateAlias)

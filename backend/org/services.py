@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.audit.services import record_audit
+from backend.cache import ESTATES, cached
 from backend.cases.workflow import BUREAU_ROLES, SYSTEM, Actor
 from backend.db import assign_changed
-from backend.errors import Forbidden
+from backend.errors import Forbidden, ValidationFailed
 from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
-from backend.pagination import Page, paginate
+from backend.pagination import MAX_PAGE, Page
 from backend.property.companies import assign_estate
 
 
@@ -223,35 +226,146 @@ def list_squads(session: Session) -> list[Squad]:
     return list(session.scalars(select(Squad).join(Squad.town).order_by(Town.position)))
 
 
-def search_estates(
-    session: Session, *, q: str = "", town: Town | None = None, page: int = 1, per_page: int = 20
-) -> Page[Estate]:
-    """Estates whose name, address or an alias contains `q`, best matches first."""
-    query: Select[Estate] = select(Estate)
-    q = q.strip()
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        alias_match = select(EstateAlias.id).where(
-            EstateAlias.estate_id == Estate.id, EstateAlias.alias.like(pattern, escape="\\")
-        )
-        query = query.where(
-            or_(
-                Estate.name.like(pattern, escape="\\"),
-                Estate.address.like(pattern, escape="\\"),
-                alias_match.exists(),
+@dataclass(frozen=True, slots=True)
+class TownEntry:
+    """A town as the estate search shows it."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class EstateEntry:
+    """An estate as the estate search finds and shows it; kept per process until an estate, alias, town, squad
+    or property company changes (backend/cache.py)."""
+
+    id: int
+    name: str
+    address: str
+    is_key: bool
+    town: TownEntry
+    aliases: tuple[str, ...]  # in the order of their text, as Estate.aliases
+    property_company: str | None  # the company's name
+
+
+def _fold(text: str) -> str:
+    """Text as the database's case- and accent-insensitive collation (utf8mb4_unicode_ci) compares it: full-width
+    and compatibility forms as their plain letters, accents dropped, case folded."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+_APART = "\0"  # between the texts an estate is found by; a search for it finds nothing, as LIKE would
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    entry: EstateEntry
+    rank: int  # the estate's place in the database's order of names (then ids)
+    length: int  # LENGTH(name) as the database counts it (bytes on MariaDB, characters on SQLite)
+    name: str  # folded
+    searched: str  # folded name, address and aliases, _APART between them
+
+
+@dataclass(frozen=True, slots=True)
+class EstateIndex:
+    """Every estate, in the database's order of names, with what a search compares; read once per change."""
+
+    estates: tuple[_Found, ...]
+    by_town: Mapping[int, tuple[_Found, ...]]
+    towns: Mapping[str, TownEntry]  # folded code, full name and short name → the town (find_town's matches)
+
+    def find_town(self, text: str) -> TownEntry | None:
+        key = text.strip()
+        return self.towns.get(_fold(key)) if key else None
+
+    def search(self, q: str, town_id: int | None, page: int, per_page: int) -> Page[EstateEntry]:
+        """As the query it replaces: name, address or an alias containing `q` (wildcards literal), the exact
+        name first, then shorter names, then by name and id; without `q` every estate by name and id."""
+        pool = self.estates if town_id is None else self.by_town.get(town_id, ())
+        q = q.strip()
+        if q:
+            key = _fold(q)
+            if _APART in key:
+                pool = ()
+            found = sorted(
+                (e for e in pool if key in e.searched), key=lambda e: (e.name != key, e.length, e.rank)
             )
+        else:
+            found = list(pool)
+        page = max(page, 1)
+        start = (page - 1) * per_page
+        items = [e.entry for e in found[start : start + per_page]] if page <= MAX_PAGE else []
+        return Page(items, page, per_page, len(found))
+
+
+def estate_index(session: Session) -> EstateIndex:
+    """The estate search's index, built once per process and again after any change to what it shows."""
+    return cached(session, ESTATES, _read_estate_index, part="search")
+
+
+def _read_estate_index(session: Session) -> EstateIndex:
+    towns = {
+        t.id: (t, TownEntry(id=t.id, code=t.code, name=t.name))
+        for t in session.scalars(select(Town).order_by(Town.position, Town.id))
+    }
+    town_keys: dict[str, TownEntry] = {}
+    for town, entry in towns.values():  # find_town: by code or name, the first town in position wins
+        for key in (town.code, town.name, town.name.removesuffix("街道"), town.name.removesuffix("镇")):
+            town_keys.setdefault(_fold(key), entry)
+    aliases: dict[int, list[str]] = {}
+    for estate_id, alias in session.execute(
+        select(EstateAlias.estate_id, EstateAlias.alias).order_by(EstateAlias.estate_id, EstateAlias.alias)
+    ):
+        aliases.setdefault(estate_id, []).append(alias)
+    rows = session.execute(
+        select(
+            Estate.id,
+            Estate.name,
+            Estate.address,
+            Estate.is_key,
+            Estate.town_id,
+            func.length(Estate.name),
+            PropertyCompany.name,
         )
-    if town is not None:
-        query = query.where(Estate.town_id == town.id)
-    ordering = (
-        [Estate.name != q, func.length(Estate.name), Estate.name, Estate.id]
-        if q
-        else [Estate.name, Estate.id]
+        .outerjoin(PropertyCompany, PropertyCompany.id == Estate.property_company_id)
+        .order_by(Estate.name, Estate.id)
     )
-    query = query.options(
-        selectinload(Estate.aliases), selectinload(Estate.town), selectinload(Estate.property_company)
-    ).order_by(*ordering)
-    return paginate(session, query, page, per_page)
+    estates = []
+    for rank, (estate_id, name, address, is_key, town_id, length, company) in enumerate(rows):
+        own_aliases = tuple(aliases.get(estate_id, ()))
+        estate = EstateEntry(estate_id, name, address, bool(is_key), towns[town_id][1], own_aliases, company)
+        searched = _APART.join(_fold(text) for text in (name, address, *own_aliases))
+        estates.append(_Found(estate, rank, int(length or 0), _fold(name), searched))
+    by_town: dict[int, list[_Found]] = {}
+    for found in estates:
+        by_town.setdefault(found.entry.town.id, []).append(found)
+    return EstateIndex(
+        estates=tuple(estates),
+        by_town=MappingProxyType({town_id: tuple(found) for town_id, found in by_town.items()}),
+        towns=MappingProxyType(town_keys),
+    )
+
+
+def search_estates(
+    session: Session, *, q: str = "", town: Town | str | None = None, page: int = 1, per_page: int = 20
+) -> Page[EstateEntry]:
+    """Estates whose name, address or an alias contains `q`, best matches first, within `town` (a town, or its
+    code, full or short name: an unknown one is a ValidationFailed on `town`). One primary-key read per call:
+    the estates are kept per process (backend/cache.py)."""
+    index = estate_index(session)
+    town_id = None
+    if isinstance(town, Town):
+        town_id = town.id
+    elif town:
+        found = index.find_town(town)
+        if found is None:
+            raise ValidationFailed.on("town", "没有这个街镇", description=f"town: unknown town {town!r}")
+        town_id = found.id
+    return index.search(q, town_id, page, per_page)
 
 
 def find_estate(session: Session, name: str, town: Town | None = None) -> Estate | None:

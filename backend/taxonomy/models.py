@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.cache import CATEGORIES, built_from
 from backend.db import Base
 
 
@@ -69,3 +70,7 @@ class CategoryKeyword(Base):
     keyword: Mapped[str] = mapped_column(String(64))
 
     category: Mapped[Category] = relationship(back_populates="keywords")
+
+
+# The catalog (GET /categories, the keyword guess) is kept per process and rebuilt after any write to these.
+built_from(CATEGORIES, CategoryGroup, Category, LegalBasis, CategoryKeyword)

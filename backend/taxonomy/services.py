@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.cache import CATEGORIES, cached
 from backend.db import assign_changed
 from backend.errors import label_choices
 from backend.taxonomy.models import Category, CategoryGroup, CategoryKeyword, LegalBasis
@@ -137,6 +138,21 @@ def list_categories(session: Session) -> list[Category]:
             .order_by(Category.position)
         )
     )
+
+
+def category_keywords(session: Session) -> tuple[tuple[str, str], ...]:
+    """Every (category code, keyword) pair, in the categories' order and then the keywords', so that the
+    first category met wins a tie. Kept per process until the catalog changes."""
+    return cached(session, CATEGORIES, _read_category_keywords, part="keywords")
+
+
+def _read_category_keywords(session: Session) -> tuple[tuple[str, str], ...]:
+    rows = session.execute(
+        select(CategoryKeyword.category_code, CategoryKeyword.keyword)
+        .join(Category, Category.code == CategoryKeyword.category_code)
+        .order_by(Category.position, Category.code, CategoryKeyword.keyword)
+    )
+    return tuple((code, keyword) for code, keyword in rows)
 
 
 def label_categories(content_dir: Path) -> None:

@@ -8,10 +8,12 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from backend.accounts.models import User
 from backend.audit.services import record_audit
@@ -24,7 +26,8 @@ from backend.db import upsert, utcnow
 from backend.errors import Forbidden, RateLimited, ValidationFailed
 from backend.org.models import Estate, Squad, Town
 from backend.org.services import find_town
-from backend.taxonomy.models import Category, CategoryKeyword
+from backend.taxonomy.models import Category
+from backend.taxonomy.services import category_keywords
 from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI
 from bot.rules import construction_in_progress
@@ -56,6 +59,7 @@ class ReportInput:
     external_ref: str | None = None  # e.g. the 12345 order number
     source_detail: str = ""  # e.g. the department a transfer came from
     reporter_name: str = ""  # a caller's name from the hotline; staff only
+    received_at: dt.datetime | None = None  # when the hotline took the call (UTC): on the submit event
 
 
 def submit_report(
@@ -67,18 +71,20 @@ def submit_report(
     now: dt.datetime | None = None,
 ) -> tuple[Case, bool]:
     """File a report: returns the case and whether it is new. The same `client_request_id` from the same
-    reporter returns the first case. The case is routed, numbered, timed and, with a squad, dispatched."""
+    reporter returns the first case. The case is routed, numbered, timed and, with a squad, dispatched.
+
+    Everything is read and decided before the day's tracking counter is taken, and nothing is written
+    before it: its row lock serialises every filing until the caller commits, so what follows it is only
+    the case's own rows, written together (see `_number_and_write`)."""
     now = now or utcnow()
-    if reporter is not None and data.client_request_id:
-        existing = _by_client_request(session, reporter.id, data.client_request_id)
-        if existing is not None:
-            return existing, False
-    if (
-        reporter is not None
-        and daily_limit is not None
-        and reports_today(session, reporter.id, now) >= daily_limit
-    ):
-        raise RateLimited(f"每人每天最多提交 {daily_limit} 条反映，请明天再试", code="daily_report_limit")
+    if reporter is not None:
+        existing_id, filed_today = _earlier_reports(
+            session, reporter.id, data.client_request_id, counted=daily_limit is not None, now=now
+        )
+        if existing_id is not None:
+            return session.get_one(Case, existing_id), False
+        if daily_limit is not None and filed_today >= daily_limit:
+            raise RateLimited(f"每人每天最多提交 {daily_limit} 条反映，请明天再试", code="daily_report_limit")
 
     category, confirmed = _choose_category(session, data)
     estate, town = _locate(session, data)
@@ -116,31 +122,54 @@ def submit_report(
         source_detail=data.source_detail,
         reporter_name=data.reporter_name,
         created_at=now,
+        updated_at=now,
+        events=[],  # a new case's timeline is known to be empty: never read back
+        photos=[CasePhoto(upload_id=p.id, kind="report", position=i) for i, p in enumerate(photos)],
     )
+    # the keys too, which the relationships would fill only when the case is written: the steps below
+    # (who may dispatch, whom to tell) read them first
+    case.category_code = category.code if category is not None else None
+    case.estate_id = estate.id if estate is not None else None
+    case.town_id = town.id if town is not None else None
+    case.squad_id = squad.id if squad is not None else None
+    case.reporter_id = reporter.id if reporter is not None else None
     set_deadlines(case, now)
-    case.photos = [CasePhoto(upload_id=p.id, kind="report", position=i) for i, p in enumerate(photos)]
-    try:
-        with session.begin_nested():
-            case.tracking_no = issue_tracking_no(session, now)
-            session.add(case)
-            session.flush()
-    except IntegrityError:
-        # the same client_request_id raced in from another request: answer with the case that won
-        if reporter is not None and data.client_request_id:
-            # a locking read sees the row the other transaction committed, past our snapshot
-            existing = _by_client_request(session, reporter.id, data.client_request_id, latest=True)
-            if existing is not None:
-                return existing, False
-        raise
-    actor = Actor(Role.RESIDENT, reporter.id, "居民") if reporter is not None else SYSTEM
-    facts = {
+    facts: dict[str, object] = {
         "in_progress": in_progress,
         "in_progress_from": "report" if said_in_progress is not None else "text",
     }
-    record_event(session, case, "submit", None, CaseStatus.SUBMITTED, actor, data=facts, now=now)
-    if squad is not None:
-        transition(session, case, "dispatch", SYSTEM, note=f"按小区所属街镇派至{squad.name}", now=now)
+    if data.received_at is not None:
+        facts["received_at"] = data.received_at.astimezone(dt.UTC).isoformat()
+    if reporter is None or not data.client_request_id:
+        _number_and_write(session, case, facts, now)
+        return case, True
+    try:
+        with session.begin_nested():
+            _number_and_write(session, case, facts, now)
+    except IntegrityError:
+        # the same client_request_id raced in from another request: answer with the case that won. The
+        # savepoint took back everything of this one, its number included; a locking read sees the row the
+        # other transaction committed, past our snapshot.
+        existing = _by_client_request(session, reporter.id, data.client_request_id, latest=True)
+        if existing is not None:
+            return existing, False
+        raise
     return case, True
+
+
+def _number_and_write(session: Session, case: Case, facts: dict[str, object], now: dt.datetime) -> None:
+    """Number the case, put it on the timeline and dispatch it to its squad. The counter is the first
+    statement, and only the case's own rows follow it: the case with its events and the audit entry in one
+    flush, then the reporter's grant spent and their message (which points at the case) in another. No row
+    is read and nothing slow happens while the counter is held. A racing duplicate (the same
+    client_request_id, or the same 12345 order) fails on the case's unique key in the first flush."""
+    case.tracking_no = issue_tracking_no(session, now)
+    session.add(case)
+    actor = Actor(Role.RESIDENT, case.reporter_id, "居民") if case.reporter_id is not None else SYSTEM
+    record_event(session, case, "submit", None, CaseStatus.SUBMITTED, actor, data=facts, now=now)
+    if case.squad is not None:
+        transition(session, case, "dispatch", SYSTEM, note=f"按小区所属街镇派至{case.squad.name}", now=now)
+    session.flush()
 
 
 def _by_client_request(
@@ -152,15 +181,35 @@ def _by_client_request(
     return session.scalar(query)
 
 
+def _earlier_reports(
+    session: Session, reporter_id: int, client_request_id: str | None, *, counted: bool, now: dt.datetime
+) -> tuple[int | None, int]:
+    """The case the reporter already filed under `client_request_id` (its id), and how many reports they
+    filed today when `counted`: both in one query (0 when not counted)."""
+    first = (
+        select(Case.id)
+        .where(Case.reporter_id == reporter_id, Case.client_request_id == client_request_id)
+        .scalar_subquery()
+        if client_request_id
+        else None
+    )
+    today = _reports_today(reporter_id, now).scalar_subquery() if counted else None
+    columns = [column for column in (first, today) if column is not None]
+    if not columns:
+        return None, 0
+    row = session.execute(select(*columns)).one()
+    return (row[0] if first is not None else None), (int(row[-1] or 0) if today is not None else 0)
+
+
 def reports_today(session: Session, reporter_id: int, now: dt.datetime) -> int:
+    """How many reports the reporter filed today (Shanghai's day)."""
+    return session.scalar(_reports_today(reporter_id, now)) or 0
+
+
+def _reports_today(reporter_id: int, now: dt.datetime) -> Select[int]:
     local = now.astimezone(SHANGHAI)
     start = dt.datetime.combine(local.date(), dt.time(), SHANGHAI)
-    return (
-        session.scalar(
-            select(func.count(Case.id)).where(Case.reporter_id == reporter_id, Case.created_at >= start)
-        )
-        or 0
-    )
+    return select(func.count(Case.id)).where(Case.reporter_id == reporter_id, Case.created_at >= start)
 
 
 def _choose_category(session: Session, data: ReportInput) -> tuple[Category | None, bool]:
@@ -178,20 +227,20 @@ def suggest_category(session: Session, text: str) -> Category | None:
     """The category whose keywords cover most of `text` (longer keywords weigh more); None if none match.
     A stand-in until the bot's classifier replaces it."""
     scores: dict[str, int] = {}
-    for code, keyword in session.execute(select(CategoryKeyword.category_code, CategoryKeyword.keyword)):
+    # in the categories' order, so that of two equal scores the first category met (lowest position) wins
+    for code, keyword in category_keywords(session):
         if keyword and keyword in text:
             scores[code] = scores.get(code, 0) + len(keyword)
     scores.pop("out_of_scope", None)
     if not scores:
         return None
-    categories = {c.code: c for c in session.scalars(select(Category).where(Category.code.in_(scores)))}
-    best = max(scores, key=lambda code: (scores[code], -categories[code].position))
-    return categories[best]
+    return session.get(Category, max(scores, key=scores.__getitem__))
 
 
 def _locate(session: Session, data: ReportInput) -> tuple[Estate | None, Town | None]:
     if data.estate_id is not None:
-        estate = session.get(Estate, data.estate_id)
+        # the estate with its town and the town's squad, which routing reads next, in one query
+        estate = session.get(Estate, data.estate_id, options=[joinedload(Estate.town).joinedload(Town.squad)])
         if estate is None:
             raise ValidationFailed.on("estate_id", "没有这个小区")
         return estate, estate.town
@@ -245,10 +294,26 @@ def _priority(estate: Estate | None, in_progress: bool) -> int:
 
 def issue_tracking_no(session: Session, now: dt.datetime) -> str:
     """The next tracking number of the day, QPyyyymmdd-nnnn. The counter row's lock (taken by the upsert)
-    serialises concurrent submissions until they commit, so no two cases share a number."""
+    serialises concurrent submissions until they commit, so no two cases share a number, and a filing
+    rolled back gives its number back. An upsert rather than UPDATE-then-INSERT, for the reason
+    `backend.db.upsert` gives; one that returns the number it wrote where the database can (MariaDB 10.5+,
+    SQLite 3.35+), so that the counter costs one round trip."""
     day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
-    upsert(session, TrackingCounter, {"day": day, "last": 1}, {"last": TrackingCounter.last + 1})
-    number = session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day))
+    dialect = session.get_bind().dialect
+    if not dialect.insert_returning:  # MySQL: the row read back, under the lock the upsert holds
+        upsert(session, TrackingCounter, {"day": day, "last": 1}, {"last": TrackingCounter.last + 1})
+        number = session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day))
+        return f"QP{day}-{number:04d}"
+    statement: Any
+    if dialect.name in {"mysql", "mariadb"}:
+        statement = mysql.insert(TrackingCounter).values(day=day, last=1)
+        statement = statement.on_duplicate_key_update(last=TrackingCounter.last + 1)
+    else:
+        statement = sqlite.insert(TrackingCounter).values(day=day, last=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=["day"], set_={"last": TrackingCounter.last + 1}
+        )
+    number = session.execute(statement.returning(TrackingCounter.last)).scalar_one()
     return f"QP{day}-{number:04d}"
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -106,7 +106,10 @@ def transition(
 
 def lock_case(session: Session, case: Case) -> None:
     """Lock the case's row and read it afresh, so concurrent decisions about it queue up and each sees
-    the status the one before it left (two officers pressing 签收 at once sign it once)."""
+    the status the one before it left (two officers pressing 签收 at once sign it once). A case filed in
+    this transaction and not written yet has no row: nobody else can see it, let alone change it."""
+    if inspect(case).pending:
+        return
     # the row must be fetched for populate_existing to refresh `case`; executing alone only locks
     session.execute(
         select(Case).where(Case.id == case.id).with_for_update().execution_options(populate_existing=True)

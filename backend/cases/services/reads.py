@@ -7,17 +7,20 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy.orm import Session, joinedload, load_only, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.accounts.models import User
 from backend.audit.services import record_audit
-from backend.cases.models import Case, CasePhoto, CaseStatus, CaseSupporter
+from backend.cases.models import Case, CaseEvent, CasePhoto, CaseStatus, CaseSupporter
 from backend.cases.services.access import require_staff_scope
 from backend.cases.workflow import BUREAU_ROLES, OPEN, SQUAD_ROLES, TIMED, Actor, Role
 from backend.errors import Forbidden, NotFound
-from backend.org.models import Estate
-from backend.pagination import Page, paginate
+from backend.org.models import Estate, Squad
+from backend.pagination import MAX_PAGE, Page, paginate
+from backend.taxonomy.models import Category
+from backend.uploads.models import Upload
 from backend.workcalendar import SHANGHAI
 
 
@@ -32,30 +35,133 @@ def get_case(session: Session, tracking_no: str) -> Case:
     return case
 
 
-def get_case_for_resident(session: Session, tracking_no: str, user: User) -> Case:
-    """A case its reporter, or a resident who supports it, may read; NotFound for anyone else, so that
-    nobody can learn whether a number exists."""
-    if not re.fullmatch(r"QP\d{8}-\d{4,6}", tracking_no):
-        raise NotFound("没有找到这条反映", code="case_not_found")
-    case = get_case(session, tracking_no)
-    if case.reporter_id == user.id:
-        return case
-    supporter = session.scalar(
-        select(CaseSupporter.id).where(CaseSupporter.case_id == case.id, CaseSupporter.user_id == user.id)
+# A resident's own reports are read on every visit to the mini-program, so their statements are built once
+# (building one and its cache key costs more than running it) with the request's values as parameters.
+
+# What a resident sees of a case (the mini-program's list and detail, the bot's list) and no more, with what it
+# shows beside it (category, estate, squad) joined in the same query: a case row is wide, and reading all of it
+# would cost more than the rest of the request. Any other column loads when first read, one statement a case,
+# which tests/miniprogram_api/test_read_cost.py would count.
+_SHOWN = (
+    load_only(
+        Case.tracking_no,
+        Case.status,
+        Case.category_code,
+        Case.category_confirmed,
+        Case.estate_id,
+        Case.squad_id,
+        Case.reporter_id,
+        Case.address,
+        Case.building,
+        Case.unit,
+        Case.room,
+        Case.description,
+        Case.anonymous,
+        Case.contact_phone,
+        Case.created_at,
+        Case.sign_due_at,
+        Case.onsite_due_at,
+        Case.handle_due_at,
+        Case.public_reply,
+        Case.rating,
+        Case.supporter_count,
+    ),
+    joinedload(Case.category).load_only(Category.name),
+    joinedload(Case.estate).load_only(Estate.name),
+    joinedload(Case.squad).load_only(Squad.name),
+)
+_REPORTED_BY_USER = Case.reporter_id == bindparam("user_id")
+_RESIDENTS_PAGE = (
+    select(Case)
+    .where(_REPORTED_BY_USER)
+    .options(*_SHOWN)
+    .order_by(Case.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_RESIDENTS_TOTAL = select(func.count()).select_from(Case).where(_REPORTED_BY_USER)
+# A case by its number, only for its reporter or a resident who supports it.
+_RESIDENTS_CASE = select(Case).where(
+    Case.tracking_no == bindparam("tracking_no"),
+    or_(
+        _REPORTED_BY_USER,
+        select(CaseSupporter.id)
+        .where(CaseSupporter.case_id == Case.id, CaseSupporter.user_id == bindparam("user_id"))
+        .exists(),
+    ),
+)
+# to act on it: all of it, its timeline and photos (with their uploads) one query each
+_CASE_TO_ACT_ON = _RESIDENTS_CASE.options(
+    joinedload(Case.category),
+    joinedload(Case.estate),
+    joinedload(Case.squad),
+    selectinload(Case.events),
+    selectinload(Case.photos).joinedload(CasePhoto.upload, innerjoin=True),
+)
+# to read it: what it shows; then the timeline without its notes, the photos with who uploaded them, one query
+# each, built once as well (a selectinload would build its query and cache key on every read)
+_CASE_TO_READ = _RESIDENTS_CASE.options(*_SHOWN)
+_TIMELINE = (
+    select(CaseEvent)
+    .where(CaseEvent.case_id == bindparam("case_id"))
+    .options(
+        load_only(
+            CaseEvent.action, CaseEvent.to_status, CaseEvent.public, CaseEvent.data, CaseEvent.created_at
+        )
     )
-    if supporter is None:
+    .order_by(CaseEvent.id)
+)
+_PHOTOS = (
+    select(CasePhoto)
+    .where(CasePhoto.case_id == bindparam("case_id"))
+    .options(
+        load_only(CasePhoto.upload_id, CasePhoto.kind, CasePhoto.position),
+        joinedload(CasePhoto.upload, innerjoin=True).load_only(Upload.owner_id),
+    )
+    .order_by(CasePhoto.position)
+)
+_TRACKING_NO = re.compile(r"QP\d{8}-\d{4,6}")
+
+
+def get_case_for_resident(session: Session, tracking_no: str, user: User) -> Case:
+    """A case its reporter, or a resident who supports it, may read and act on; NotFound for anyone else,
+    so that nobody can learn whether a number exists."""
+    return _residents_case(session, _CASE_TO_ACT_ON, tracking_no, user)
+
+
+def read_case_for_resident(session: Session, tracking_no: str, user: User) -> Case:
+    """What get_case_for_resident finds, loaded only as far as a resident's detail page shows it."""
+    case = _residents_case(session, _CASE_TO_READ, tracking_no, user)
+    values = {"case_id": case.id}
+    set_committed_value(case, "events", list(session.scalars(_TIMELINE, values)))
+    set_committed_value(case, "photos", list(session.scalars(_PHOTOS, values)))
+    return case
+
+
+def _residents_case(session: Session, query: Select[Case], tracking_no: str, user: User) -> Case:
+    if not _TRACKING_NO.fullmatch(tracking_no):
+        raise NotFound("没有找到这条反映", code="case_not_found")
+    case = session.scalar(query, {"tracking_no": tracking_no, "user_id": user.id})
+    if case is None:
         raise NotFound("没有找到这条反映", code="case_not_found")
     return case
 
 
 def list_resident_cases(session: Session, user: User, *, page: int, per_page: int) -> Page[Case]:
-    query = (
-        select(Case)
-        .where(Case.reporter_id == user.id)
-        .options(selectinload(Case.category), selectinload(Case.estate), selectinload(Case.squad))
-        .order_by(Case.id.desc())
-    )
-    return paginate(session, query, page, per_page)
+    """A resident's own reports, newest first. The page is read with one report more than it shows: without
+    one, it is the last page, which tells the total; only when there are more, or it lies past the end, are
+    they counted."""
+    page = max(page, 1)
+    offset = (page - 1) * per_page
+    found: list[Case] = []
+    if page <= MAX_PAGE:
+        values = {"user_id": user.id, "limit": per_page + 1, "offset": offset}
+        found = list(session.scalars(_RESIDENTS_PAGE, values))
+    if len(found) <= per_page and (found or page == 1):
+        total = offset + len(found)
+    else:
+        total = session.scalar(_RESIDENTS_TOTAL, {"user_id": user.id}) or 0
+    return Page(found[:per_page], page, per_page, total)
 
 
 def find_similar(

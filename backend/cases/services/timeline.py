@@ -28,8 +28,13 @@ def record_event(
     data: dict[str, Any] | None = None,
     now: dt.datetime,
 ) -> CaseEvent:
-    """Put an event on the case's timeline (public: the reporter may read it) and touch the case."""
+    """Put an event on the case's timeline (public: the reporter may read it) and touch the case.
+
+    The event is written by the session's next flush (the step's own, a query's, or the commit's): nothing
+    needs its id sooner, and a step that records several events and audit entries writes them together. It
+    joins the timeline from its own side, so a case whose timeline is not loaded is not read for it."""
     event = CaseEvent(
+        case=case,
         action=action,
         from_status=from_status,
         to_status=to_status,
@@ -41,15 +46,16 @@ def record_event(
         data=data or {},
         created_at=now,
     )
-    case.events.append(event)
+    session.add(event)
     case.updated_at = now
-    session.flush()
     return event
 
 
 def followers_of(session: Session, case: Case) -> list[int]:
     """The reporter, everyone who pressed 我也遇到, and the reporters of cases merged into this one."""
     followers = [case.reporter_id] if case.reporter_id else []
+    if case.id is None:
+        return followers  # filed in this transaction and not written yet: nobody else can follow it
     followers += session.scalars(select(CaseSupporter.user_id).where(CaseSupporter.case_id == case.id)).all()
     followers += [
         uid
@@ -65,6 +71,8 @@ def tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.datet
     followers = followers_of(session, case)
     if not followers:
         return
+    if case.id is None:
+        session.flush()  # a case filed in this transaction: written now, so that its messages can point at it
     status = STATUS_LABELS[CaseStatus(case.status)]
     body = public_text(case, event)
     tell_residents(

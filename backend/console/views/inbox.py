@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.cache import CATEGORIES, ESTATES, cached
 from backend.cases.models import CaseSource
 from backend.cases.services.life import assign_case, transition
 from backend.cases.services.reads import INBOX_TABS, InboxFilter, list_inbox
@@ -18,10 +23,12 @@ from backend.console.forms import Form, id_arg, parse
 from backend.console.scope import case_in_scope
 from backend.db import RowId, get_session
 from backend.errors import ValidationFailed
-from backend.org.models import Estate, Squad
+from backend.org.models import Estate
 from backend.org.services import list_squads
 from backend.staff.services import get_staff, list_notices, mark_notices_read, squad_members
 from backend.taxonomy.services import list_categories
+
+_SOURCES = tuple(s.value for s in CaseSource)
 
 
 @console_bp.get("/")
@@ -38,6 +45,9 @@ def home() -> ResponseReturnValue:
 @console_bp.get("/inbox")
 @require(*ALL_STAFF)
 def inbox() -> ResponseReturnValue:
+    """The cases of the tab and filter, one page, with what their rows show loaded with them; the filter's
+    choices (categories, estates, squads) are kept per process until the catalog or the estates change, so a
+    page reads only what is about now: the cases, the notices and, for a leader, the squad's members."""
     actor = current_actor()
     args = request.args
     filters = InboxFilter(
@@ -48,43 +58,81 @@ def inbox() -> ResponseReturnValue:
         key_only=args.get("key") == "1",
     )
     db = get_session()
+    at = now()
     page = list_inbox(
         db,
         actor,
         filters,
-        now=now(),
+        now=at,
         squad_id=id_arg("squad"),
         page=args.get("page", 1, type=int),
     )
     members = squad_members(db, actor.squad_id) if actor.role is Role.SQUAD_LEADER and actor.squad_id else []
+    places = cached(db, ESTATES, _read_places, part="console-inbox")
     return render_template(
         "console/inbox.html",
         page=page,
         filters=filters,
         tabs=INBOX_TABS,
-        categories=list_categories(db),
-        sources=[s.value for s in CaseSource],
-        squads=list_squads(db) if actor.role in BUREAU_ROLES else [],
+        categories=cached(db, CATEGORIES, _read_category_choices, part="console-inbox"),
+        sources=_SOURCES,
+        squads=places.squads if actor.role in BUREAU_ROLES else (),
         members=members,
-        estates=_estate_choices(db, actor),
+        estates=places.estate_choices(actor),
         notices=list_notices(db, actor),
-        now=now(),
+        now=at,
         labels=STATUS_LABELS,
     )
 
 
-def _estate_choices(db: Session, actor: Actor) -> list[Estate]:
-    """The estates to filter by: a squad's, those of its town; the bureau's, the key estates."""
-    if actor.role in SQUAD_ROLES:
-        return list(
-            db.scalars(
-                select(Estate)
-                .join(Squad, Squad.town_id == Estate.town_id)
-                .where(Squad.id == actor.squad_id)
-                .order_by(Estate.name)
-            )
-        )
-    return list(db.scalars(select(Estate).where(Estate.is_key).order_by(Estate.name)))
+@dataclass(frozen=True, slots=True)
+class CategoryChoice:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An estate or a squad to filter by."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Places:
+    """The estates and squads the inbox filters by, read once per change of the estates (backend/cache.py)."""
+
+    squads: tuple[Choice, ...]  # every town's squad, in the towns' order
+    key_estates: tuple[Choice, ...]  # by name
+    estates_of_squad: Mapping[int, tuple[Choice, ...]]  # a squad's id → the estates of its town, by name
+
+    def estate_choices(self, actor: Actor) -> tuple[Choice, ...]:
+        """The estates to filter by: a squad's, those of its town; the bureau's, the key estates."""
+        if actor.role in SQUAD_ROLES:
+            return self.estates_of_squad.get(actor.squad_id, ()) if actor.squad_id is not None else ()
+        return self.key_estates
+
+
+def _read_category_choices(db: Session) -> tuple[CategoryChoice, ...]:
+    return tuple(CategoryChoice(c.code, c.name) for c in list_categories(db))
+
+
+def _read_places(db: Session) -> Places:
+    squads = list_squads(db)
+    by_town: dict[int, list[Choice]] = {}
+    key_estates: list[Choice] = []
+    for estate_id, name, town_id, is_key in db.execute(
+        select(Estate.id, Estate.name, Estate.town_id, Estate.is_key).order_by(Estate.name, Estate.id)
+    ):
+        by_town.setdefault(town_id, []).append(Choice(estate_id, name))
+        if is_key:
+            key_estates.append(Choice(estate_id, name))
+    return Places(
+        squads=tuple(Choice(s.id, s.name) for s in squads),
+        key_estates=tuple(key_estates),
+        estates_of_squad=MappingProxyType({s.id: tuple(by_town.get(s.town_id, ())) for s in squads}),
+    )
 
 
 class NoticesForm(Form):

@@ -1,0 +1,220 @@
+"""What filing a report reads and writes. Before the day's tracking counter: who already filed it and how many
+reports today (one query), the catalog's version and the guessed category, the estate with its town and squad,
+the photos. From the counter to the end, writes only, each table in one statement: the case, its two events,
+the audit entry, the photos, the grant spent, the message and the outbox row. An upper bound on the statements,
+the same whatever the number of photos, so that a query per photo, per event or a read repeated fails here;
+and the job that sends the subscribe message leaves once, after the commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, delete, event, func, select
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import User
+from backend.audit.models import AuditEntry
+from backend.cases.models import Case, CaseStatus, TrackingCounter
+from backend.cases.services.filing import ReportInput, issue_tracking_no, submit_report
+from backend.messages.models import Message, Notification
+from backend.messages.services import SEND_NOTIFICATION_JOB, add_subscription_credit
+from backend.org.models import Estate
+from backend.queue import SESSION_KEY, JobQueue, PendingJob
+from backend.taxonomy.services import category_keywords
+from backend.workcalendar import SHANGHAI
+from tests.support.accounts import make_resident
+from tests.support.cases import NOW
+from tests.support.uploads import stored_upload
+
+DESCRIPTION = "楼顶有人在搭建阳光房，已经搭了一半"  # no category given: guessed from these words
+# The earlier filings, the catalog's version, the guessed category, the estate (its town and squad joined), the
+# photos; the savepoint a racing retry rolls back to, the counter; the audit entry, the case, its events, its
+# photos; the grant; the message and the outbox row; the savepoint released.
+REPORT_STATEMENTS = 15
+# Who already filed it under this request id, then that case.
+RETRY_STATEMENTS = 2
+
+
+class Sent:
+    """The statements sent on the test's connection while recording."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.recording = False
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.recording:
+            self.statements.append(" ".join(statement.split()))
+
+    def start(self) -> None:
+        self.statements.clear()
+        self.recording = True
+
+    def stop(self) -> list[str]:
+        self.recording = False
+        return list(self.statements)
+
+
+@pytest.fixture
+def sent(connection: Connection) -> Iterator[Sent]:
+    record = Sent()
+    event.listen(connection, "before_cursor_execute", record)
+    yield record
+    event.remove(connection, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def filing(connection: Connection) -> Iterator[tuple[Session, list[PendingJob]]]:
+    """A session whose after-commit jobs are recorded instead of sent."""
+    jobs: list[PendingJob] = []
+    queue = JobQueue()
+    queue.inline_runner = jobs.append
+    session = Session(
+        bind=connection,
+        info={SESSION_KEY: queue},
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,  # as the app's sessions
+    )
+    yield session, jobs
+    session.close()
+
+
+def _file(
+    session: Session, sent: Sent, user_id: int, photos: list[str], request_id: str
+) -> tuple[Case, list[str]]:
+    """File a report as the mini-program does, in a session that holds nothing yet (the estate, the category,
+    the user: all read afresh), and the statements it sent."""
+    session.expunge_all()
+    user = session.get_one(User, user_id)
+    estate_id = session.scalar(select(Estate.id).where(Estate.name == "康虹花园"))
+    category_keywords(session)  # the catalog as another request left it: built, not rebuilt here
+    sent.start()
+    case, created = submit_report(
+        session,
+        user,
+        ReportInput(
+            description=DESCRIPTION, estate_id=estate_id, photo_ids=photos, client_request_id=request_id
+        ),
+        daily_limit=10,
+        now=NOW,
+    )
+    statements = sent.stop()
+    assert created
+    return case, statements
+
+
+def inserts_once(statements: list[str]) -> list[str]:
+    """The statements with each run of one INSERT counted once: on SQLite the ORM inserts the rows of a table
+    one at a time (its RETURNING does not keep their order), on MariaDB in one statement."""
+    return [
+        s for i, s in enumerate(statements) if not (s.startswith("INSERT") and statements[i - 1 : i] == [s])
+    ]
+
+
+def _writes_after_the_counter(statements: list[str]) -> list[str]:
+    counter = next(i for i, s in enumerate(statements) if "tracking_counter" in s)
+    return statements[counter + 1 :]
+
+
+def test_a_report_costs_a_bounded_number_of_statements_whatever_its_photos(
+    filing: tuple[Session, list[PendingJob]], sent: Sent
+) -> None:
+    session, _jobs = filing
+    user, _ = make_resident(session, "filing_cost")
+    add_subscription_credit(session, user.id, "case_status")
+    add_subscription_credit(session, user.id, "case_status")
+    uploads = [stored_upload(session, user.id) for _ in range(5)]
+    session.flush()
+
+    one, few = (
+        _file(session, sent, user.id, uploads[:1], "cost-1"),
+        _file(session, sent, user.id, uploads[1:], "cost-5"),
+    )
+    assert len(inserts_once(one[1])) == len(inserts_once(few[1])) <= REPORT_STATEMENTS, one[1]
+    for case, sent_statements in (one, few):
+        statements = inserts_once(sent_statements)
+        assert case.status == CaseStatus.DISPATCHED and case.category_code == "illegal_construction"
+        # while the counter is held: no read, and one statement for each table written
+        after = _writes_after_the_counter(statements)
+        assert not [s for s in after if s.startswith("SELECT")], after
+        tables = Counter(re.sub(r"^INSERT INTO (\S+).*|^UPDATE (\S+).*", r"\1\2", s) for s in after)
+        assert all(n == 1 for n in tables.values()), tables
+        assert {"case_file", "case_event", "audit_entry", "case_photo", "message", "notification"} <= set(
+            tables
+        )
+
+
+def test_a_report_is_written_whole_and_its_message_leaves_once_after_the_commit(
+    filing: tuple[Session, list[PendingJob]], sent: Sent
+) -> None:
+    session, jobs = filing
+    user, _ = make_resident(session, "filing_whole")
+    add_subscription_credit(session, user.id, "case_status")
+    session.flush()
+    case, _statements = _file(session, sent, user.id, [], "whole-1")
+    assert jobs == []  # not before the commit
+    session.commit()
+    outbox = session.scalars(select(Notification).where(Notification.user_id == user.id)).all()
+    assert len(outbox) == 1 and outbox[0].case_id == case.id
+    assert [(j.func, j.args, j.job_id) for j in jobs] == [
+        (SEND_NOTIFICATION_JOB, (outbox[0].id,), f"notification-{outbox[0].id}")
+    ]
+    fresh = session.scalars(
+        select(Case).where(Case.id == case.id).execution_options(populate_existing=True)
+    ).one()
+    assert [e.action for e in fresh.events] == ["submit", "dispatch"]
+    assert fresh.events[0].actor_id == user.id and fresh.tracking_no.startswith("QP20261126-")
+    audited = session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == case.tracking_no)).all()
+    assert audited == ["case.dispatch"]
+    told = session.scalars(select(Message.title).where(Message.user_id == user.id)).all()
+    assert told == [f"工单 {case.tracking_no} 已派单"]
+
+
+def test_a_retried_report_reads_its_case_and_writes_nothing(
+    filing: tuple[Session, list[PendingJob]], sent: Sent
+) -> None:
+    session, jobs = filing
+    user, _ = make_resident(session, "filing_retry")
+    add_subscription_credit(session, user.id, "case_status")
+    session.flush()
+    first, _ = _file(session, sent, user.id, [], "retry-1")
+    session.commit()
+    jobs.clear()
+    session.expunge_all()
+    again = session.get_one(User, user.id)
+    sent.start()
+    case, created = submit_report(
+        session,
+        again,
+        ReportInput(description=DESCRIPTION, client_request_id="retry-1"),
+        daily_limit=1,
+        now=NOW,
+    )
+    statements = sent.stop()
+    assert not created and case.tracking_no == first.tracking_no
+    assert len(statements) <= RETRY_STATEMENTS and all(s.startswith("SELECT") for s in statements), statements
+    session.commit()
+    assert jobs == []
+    count = session.scalar(select(func.count(Notification.id)).where(Notification.user_id == user.id))
+    assert count == 1
+
+
+def test_the_counter_is_one_statement_where_the_database_returns_what_it_wrote(
+    session: Session, sent: Sent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    day = dt.datetime(2025, 7, 3, 10, 0, tzinfo=SHANGHAI)  # a day no other test files on
+    session.execute(delete(TrackingCounter).where(TrackingCounter.day == "20250703"))
+    sent.start()
+    numbers = [issue_tracking_no(session, day), issue_tracking_no(session, day)]
+    assert len(sent.stop()) == 2
+    # MySQL has no RETURNING: the upsert, then the row read back under its lock
+    monkeypatch.setattr(session.get_bind().dialect, "insert_returning", False)
+    sent.start()
+    numbers.append(issue_tracking_no(session, day))
+    assert len(sent.stop()) == 2
+    assert numbers == ["QP20250703-0001", "QP20250703-0002", "QP20250703-0003"]

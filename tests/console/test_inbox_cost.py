@@ -1,0 +1,135 @@
+"""What one inbox page reads: the signed-in staff member, one page of cases with what their rows show, the
+notices, a leader's squad members, and the versions of the filter's choices (categories, estates, squads),
+which are kept per process until they change. As many statements for a page of 3 cases as for one of 24, each
+of another category, estate, town or squad, and no more than an upper bound: a query per row fails here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import Session
+
+from backend.org.models import Estate, Squad, Town
+from backend.taxonomy.models import Category
+from tests.support.console import a_case, login
+
+# The staff member (and their squad), the count of the tab's cases, the page of them with their categories,
+# estates and squads (a query each at most), the versions of the categories and of the estates, the notices.
+INBOX_STATEMENTS = 10
+LEADER_STATEMENTS = INBOX_STATEMENTS + 1  # and the squad's members, to assign to
+
+
+@pytest.fixture
+def statements(connection: Connection) -> Iterator[list[str]]:
+    """The statements the requests send (savepoints aside: they are the tests' own recipe)."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            sent.append(" ".join(statement.split()))
+
+    event.listen(connection, "before_cursor_execute", record)
+    yield sent
+    event.remove(connection, "before_cursor_execute", record)
+
+
+def _cases(session: Session, estates: list[Estate], count: int, made: list[str]) -> None:
+    """Cases up to `count`, each of the next estate (round the list) and the next category."""
+    categories = list(session.scalars(select(Category.code).where(Category.code != "out_of_scope")))
+    while len(made) < count:
+        n = len(made)
+        made.append(
+            a_case(
+                session, estates[n % len(estates)].name, category=categories[n % len(categories)]
+            ).tracking_no
+        )
+
+
+def _page(client: FlaskClient, path: str, statements: list[str]) -> tuple[str, int]:
+    client.get(path)  # the choices are built once, by the first page after a change
+    statements.clear()
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.get_data(as_text=True), len(statements)
+
+
+def _xujing_estates(session: Session) -> list[Estate]:
+    town = session.scalar(select(Squad.town_id).where(Squad.code == "xujing"))
+    return list(session.scalars(select(Estate).where(Estate.town_id == town).order_by(Estate.id)))
+
+
+@pytest.mark.parametrize(("who", "bound"), [("officer", INBOX_STATEMENTS), ("leader", LEADER_STATEMENTS)])
+def test_a_squads_page_costs_as_many_statements_whatever_its_cases(
+    client: FlaskClient, session: Session, accounts: Any, statements: list[str], who: str, bound: int
+) -> None:
+    login(client, accounts[who].username)
+    estates = _xujing_estates(session)
+    made: list[str] = []
+    counts = []
+    for total in (3, 24):
+        _cases(session, estates, total, made)
+        html, count = _page(client, "/console/inbox?tab=to_sign", statements)
+        assert all(number in html for number in made)
+        counts.append(count)
+    assert counts[0] == counts[1] <= bound, statements
+
+
+def test_the_bureaus_page_costs_as_many_statements_whatever_its_cases(
+    client: FlaskClient, session: Session, accounts: Any, statements: list[str]
+) -> None:
+    login(client, accounts["supervisor"].username)
+    estates = list(session.scalars(select(Estate).order_by(Estate.id)))  # every town's, so every squad's
+    made: list[str] = []
+    counts = []
+    for total in (3, 24):
+        _cases(session, estates, total, made)
+        html, count = _page(client, "/console/inbox?tab=all", statements)
+        assert all(number in html for number in made)
+        counts.append(count)
+    assert counts[0] == counts[1] <= INBOX_STATEMENTS, statements
+
+
+def _options(html: str, name: str) -> list[tuple[str, str]]:
+    select_html = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    assert select_html, name
+    return re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', select_html.group(0))
+
+
+def _by_name(session: Session, *where: Any) -> list[tuple[str, str]]:
+    return [(str(e.id), e.name) for e in session.scalars(select(Estate).where(*where).order_by(Estate.name))]
+
+
+def test_the_choices_are_those_of_the_actor_and_follow_a_change(
+    app: Flask, client: FlaskClient, session: Session, accounts: Any
+) -> None:
+    login(client, accounts["officer"].username)
+    html = client.get("/console/inbox").get_data(as_text=True)
+    xujing = _xujing_estates(session)
+    assert _options(html, "estate") == _by_name(session, Estate.town_id == xujing[0].town_id)
+    categories = list(session.scalars(select(Category).order_by(Category.position)))
+    assert _options(html, "category") == [(c.code, c.name) for c in categories]
+    assert '<select name="squad"' not in html  # a squad filters by nothing but its own cases
+
+    # an estate added to the squad's town and a category renamed, by another request: the next page shows both
+    town = session.get(Town, xujing[0].town_id)
+    added = Estate(name="徐泾测试新苑", town=town, address="")
+    session.add(added)
+    categories[0].name = "类别改名测试"
+    session.commit()
+    html = client.get("/console/inbox").get_data(as_text=True)
+    assert (str(added.id), "徐泾测试新苑") in _options(html, "estate")
+    assert (categories[0].code, "类别改名测试") in _options(html, "category")
+
+    assert _options(html, "estate") == _by_name(session, Estate.town_id == xujing[0].town_id)
+
+    bureau = login(app.test_client(), accounts["supervisor"].username)
+    html = bureau.get("/console/inbox").get_data(as_text=True)
+    assert _options(html, "estate") == _by_name(session, Estate.is_key)
+    squads = session.scalars(select(Squad).join(Squad.town).order_by(Town.position))
+    assert _options(html, "squad") == [(str(s.id), s.name) for s in squads]
