@@ -34,7 +34,6 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, String, TextClause, bindparam, event, select
-from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine.interfaces import DBAPICursor, ExecutionContext
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.dml import UpdateBase
@@ -73,7 +72,7 @@ def _fresh_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
-def bump(session: Session, name: str, now: dt.datetime) -> None:
+def bump(session: Session | Connection, name: str, now: dt.datetime) -> None:
     """Record, in the caller's transaction, that the set `name` changed. One statement (an upsert), so two
     transactions bumping at once never deadlock; whichever commits last leaves a version nobody has held."""
     token = secrets.token_hex(16)
@@ -214,21 +213,7 @@ def sets_written_by(statement: object) -> tuple[str, ...]:
 def _announce(connection: Connection, names: Iterable[str]) -> None:
     now = utcnow()
     for name in names:
-        token = secrets.token_hex(16)
-        values = {"name": name, "version": token, "changed_at": now}
-        statement: Any
-        if connection.dialect.name in {"mysql", "mariadb"}:
-            statement = (
-                mysql.insert(CacheVersion)
-                .values(values)
-                .on_duplicate_key_update(version=token, changed_at=now)
-            )
-        else:
-            statement = sqlite.insert(CacheVersion).values(values)
-            statement = statement.on_conflict_do_update(
-                index_elements=["name"], set_={"version": token, "changed_at": now}
-            )
-        connection.execute(statement)
+        bump(connection, name, now)
 
 
 def _before_statement(

@@ -71,7 +71,7 @@ def assign_changed(obj: object, **values: object) -> int:
 
 
 def upsert(
-    session: Session,
+    session: Session | Connection,
     model: type[Base],
     values: dict[str, Any],
     on_conflict: dict[str, Any],
@@ -80,8 +80,10 @@ def upsert(
     """Insert a row, or apply `on_conflict` to the row already holding its unique `key` (default: the
     primary key), in one statement. On MySQL/MariaDB a separate UPDATE-then-INSERT or SELECT-then-INSERT
     would take gap locks that deadlock concurrent inserts of the same missing key, or fail one of them on
-    the unique key; the upsert queues them on the row lock instead."""
-    if session.get_bind().dialect.name in {"mysql", "mariadb"}:
+    the unique key; the upsert queues them on the row lock instead. `session` may be a Connection (an event
+    listener that writes in the statement's own transaction)."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name in {"mysql", "mariadb"}:
         statement: Any = mysql.insert(model).values(values).on_duplicate_key_update(on_conflict)
     else:
         key = key or [column.name for column in model.__table__.primary_key]

@@ -18,7 +18,12 @@ from backend.seed import seed_content
 from tests.support.accounts import make_resident
 from tests.support.services import services_required
 
-pytest_plugins = ["tests.support.wechat_fixtures", "tests.support.browser", "tests.support.mariadb"]
+pytest_plugins = [
+    "tests.support.wechat_fixtures",
+    "tests.support.browser",
+    "tests.support.mariadb",
+    "tests.support.statements",
+]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from backend.config import PROJECT_ROOT
 from backend.org.models import PropertyCompany
 from backend.queue import SESSION_KEY, JobQueue, PendingJob, enqueue_after_commit
-from tests.support.jobs import FLASK, worker_env
+from tests.support.jobs import FLASK, jobs_recorded, worker_env
 
 calls: list[tuple] = []
 
@@ -28,12 +28,8 @@ def explode(*_args: object) -> None:
 
 @pytest.fixture
 def recorded(connection: Connection) -> tuple[Session, list[PendingJob]]:
-    sent: list[PendingJob] = []
-    queue = JobQueue()
-    queue.inline_runner = sent.append
-    session = Session(bind=connection, info={SESSION_KEY: queue}, join_transaction_mode="create_savepoint")
-    yield session, sent
-    session.close()
+    with jobs_recorded(connection) as recorded_jobs:
+        yield recorded_jobs
 
 
 def test_job_is_sent_once_after_commit_and_not_before(recorded: tuple[Session, list[PendingJob]]) -> None:

@@ -15,18 +15,15 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from backend.queue import SESSION_KEY, JobQueue, PendingJob, enqueue_after_commit
+from tests.support.jobs import jobs_recorded
 
 JOB = "tests.support.jobs.record_company_name"
 
 
 @pytest.fixture
 def recorded(connection: Connection) -> Iterator[tuple[Session, list[PendingJob]]]:
-    sent: list[PendingJob] = []
-    queue = JobQueue()
-    queue.inline_runner = sent.append
-    session = Session(bind=connection, info={SESSION_KEY: queue}, join_transaction_mode="create_savepoint")
-    yield session, sent
-    session.close()
+    with jobs_recorded(connection) as recorded_jobs:
+        yield recorded_jobs
 
 
 def test_a_job_asked_for_inside_a_savepoint_leaves_when_the_transaction_commits(

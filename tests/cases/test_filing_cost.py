@@ -11,10 +11,9 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import Connection, delete, event, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
@@ -24,11 +23,13 @@ from backend.cases.services.filing import ReportInput, issue_tracking_no, submit
 from backend.messages.models import Message, Notification
 from backend.messages.services import SEND_NOTIFICATION_JOB, add_subscription_credit
 from backend.org.models import Estate
-from backend.queue import SESSION_KEY, JobQueue, PendingJob
+from backend.queue import PendingJob
 from backend.taxonomy.services import category_keywords
 from backend.workcalendar import SHANGHAI
 from tests.support.accounts import make_resident
 from tests.support.cases import NOW
+from tests.support.jobs import jobs_recorded
+from tests.support.statements import Sent
 from tests.support.uploads import stored_upload
 
 DESCRIPTION = "楼顶有人在搭建阳光房，已经搭了一半"  # no category given: guessed from these words
@@ -40,48 +41,11 @@ REPORT_STATEMENTS = 15
 RETRY_STATEMENTS = 2
 
 
-class Sent:
-    """The statements sent on the test's connection while recording."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.recording = False
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.recording:
-            self.statements.append(" ".join(statement.split()))
-
-    def start(self) -> None:
-        self.statements.clear()
-        self.recording = True
-
-    def stop(self) -> list[str]:
-        self.recording = False
-        return list(self.statements)
-
-
-@pytest.fixture
-def sent(connection: Connection) -> Iterator[Sent]:
-    record = Sent()
-    event.listen(connection, "before_cursor_execute", record)
-    yield record
-    event.remove(connection, "before_cursor_execute", record)
-
-
 @pytest.fixture
 def filing(connection: Connection) -> Iterator[tuple[Session, list[PendingJob]]]:
     """A session whose after-commit jobs are recorded instead of sent."""
-    jobs: list[PendingJob] = []
-    queue = JobQueue()
-    queue.inline_runner = jobs.append
-    session = Session(
-        bind=connection,
-        info={SESSION_KEY: queue},
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,  # as the app's sessions
-    )
-    yield session, jobs
-    session.close()
+    with jobs_recorded(connection, expire_on_commit=False) as recorded_jobs:  # as the app's sessions
+        yield recorded_jobs
 
 
 def _file(

@@ -6,43 +6,22 @@ here."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import Connection, event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.cases.models import Case, CaseEvent
 from backend.cases.supervision import SweepReport, sweep_batch
 from backend.staff.models import StaffNotice
 from tests.support.cases import NOW, estate, report
+from tests.support.statements import Sent
 
 HOUR = dt.timedelta(hours=1)
 DUE_SOON, ESCALATE_AFTER = 4 * HOUR, 24 * HOUR
 OWED = ("overdue", "escalated", "onsite_overdue", "onsite_escalated")
 # The cases locked, their squads; the notices, the events, the audit entries, the cases' marks.
 BATCH_STATEMENTS = 6
-
-
-class Sent:
-    """The statements sent on the test's connection while recording."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.recording = False
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.recording:
-            self.statements.append(" ".join(statement.split()))
-
-
-@pytest.fixture
-def sent(connection: Connection) -> Iterator[Sent]:
-    record = Sent()
-    event.listen(connection, "before_cursor_execute", record)
-    yield record
-    event.remove(connection, "before_cursor_execute", record)
 
 
 def inserts_once(statements: list[str]) -> list[str]:
@@ -73,11 +52,9 @@ def test_a_batch_costs_as_many_statements_whatever_its_cases(session: Session, r
         ids = late_cases(session, user, size)
         session.expunge_all()
         result = SweepReport()
-        sent.recording = True
+        sent.start()
         sweep_batch(session, ids, NOW, result, due_soon=DUE_SOON, escalate_after=ESCALATE_AFTER)
-        sent.recording = False
-        statements = inserts_once(sent.statements)
-        sent.statements.clear()
+        statements = inserts_once(sent.stop())
         for kind in OWED:
             assert getattr(result, kind) == ids, kind
         counts.append(len(statements))

@@ -6,12 +6,8 @@ order reads one row and writes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
@@ -19,6 +15,7 @@ from backend.cases.models import Case, CaseEvent, CaseStatus
 from backend.hotline.services import create_client, intake_order
 from backend.taxonomy.services import category_keywords
 from tests.support.hotline import API, NOW, order, valid_order
+from tests.support.statements import Sent
 
 # Whether the order is known, the town, the estate, the catalog's version, the guessed category, the town's
 # squad; the savepoint a racing copy of the order rolls back to, the counter; the audit entry, the case, its
@@ -29,34 +26,6 @@ ORDER_STATEMENTS = 12
 HTTP_STATEMENTS = 10
 # A known order: the case it made.
 KNOWN_STATEMENTS = 1
-
-
-class Sent:
-    """The statements sent on the test's connection while recording."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.recording = False
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.recording:
-            self.statements.append(" ".join(statement.split()))
-
-    def start(self) -> None:
-        self.statements.clear()
-        self.recording = True
-
-    def stop(self) -> list[str]:
-        self.recording = False
-        return list(self.statements)
-
-
-@pytest.fixture
-def sent(connection: Connection) -> Iterator[Sent]:
-    record = Sent()
-    event.listen(connection, "before_cursor_execute", record)
-    yield record
-    event.remove(connection, "before_cursor_execute", record)
 
 
 def inserts_once(statements: list[str]) -> list[str]:

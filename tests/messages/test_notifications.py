@@ -18,17 +18,14 @@ from backend.org.models import Estate
 from backend.queue import SESSION_KEY, JobQueue, PendingJob
 from backend.wechat import WeChatError
 from tests.support.accounts import make_resident
+from tests.support.jobs import jobs_recorded
 
 
 @pytest.fixture
 def outbox(wechat_app, connection: Connection):
     """A session whose after-commit jobs are recorded instead of sent, so the test runs them itself."""
-    sent: list[PendingJob] = []
-    queue = JobQueue()
-    queue.inline_runner = sent.append
-    session = Session(bind=connection, info={SESSION_KEY: queue}, join_transaction_mode="create_savepoint")
-    yield session, sent
-    session.close()
+    with jobs_recorded(connection) as recorded_jobs:
+        yield recorded_jobs
 
 
 def filed_case(session: Session, user, description: str = "楼顶有人在搭建阳光房，已经搭了一半"):
