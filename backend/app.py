@@ -8,6 +8,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import backend.cache as cache
 import backend.cli as cli
 import backend.db as db
 import backend.errors as errors
@@ -75,6 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> OpenAPI:
     app.extensions["clock"] = SystemClock()
     job_queue = JobQueue(config.REDIS_URL, config.RQ_QUEUE)
     app.extensions["job_queue"] = job_queue
+    cache.CHECK_SECONDS = config.CACHE_CHECK_SECONDS
     engine = db.create_db_engine(config.database_url, pool_recycle=config.DATABASE_POOL_RECYCLE)
     db.init_app(app, engine, info={SESSION_KEY: job_queue})
     if config.DATABASE_REPLICA_URL:

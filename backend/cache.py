@@ -5,10 +5,13 @@ Every process keeps what it built beside the version it was built from. The vers
 row of `cache_version`, bumped in the same transaction as the change it announces, so no process can see the
 change without the bump or the bump without the change, and a failed Redis cannot lose an invalidation. A
 version is a random token, not a count: a bump that was rolled back (and a value built from it inside its
-own transaction) can never be mistaken for a later, committed one. A reader pays one primary-key read per
-request, in its own transaction, and rebuilds only when the version it reads differs from the one it holds.
-The version and what is built from it are read in that one transaction, so the value is never older than the
-version it is filed under.
+own transaction) can never be mistaken for a later, committed one. A process reads a set's version at most
+once every `CHECK_SECONDS` (`CACHE_CHECK_SECONDS`, 1 s): between two reads a request touches no database for
+the set at all. It rebuilds only when the version it reads differs from the one it holds. So a change
+committed by another process is seen within `CHECK_SECONDS`; a change this process commits, at once (its
+commit makes the next reads ask the database again); and a transaction that has bumped a set always reads the
+version, its own, in that transaction. The version and what is built from it are read in one transaction, so
+the value is never older than the version it is filed under.
 
     value = cached(session, CATEGORIES, build_categories)        # a read
     page = cached_for(session, ESTATES, key, build_page, part=…)  # one of many answers (a search), kept by key
@@ -28,8 +31,9 @@ import os
 import re
 import secrets
 import threading
+import time
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar, cast
 
@@ -58,6 +62,20 @@ class CacheVersion(Base):
 
 
 NEVER_CHANGED = ""  # the version of a set no transaction has bumped yet
+# How long a process trusts the version it last read (seconds); set by the app from CACHE_CHECK_SECONDS.
+# 0 reads the version at every use.
+CHECK_SECONDS = 1.0
+_clock = time.monotonic  # replaced by tests that let time pass
+# (database, set) → (the version this process last read outside a transaction that bumped it, when)
+_read: dict[tuple[str, str], tuple[str, float]] = {}
+# (database, set) → until when every use asks the database (this process has just committed or rolled back
+# a bump: a read in another thread may have taken the version from before the COMMIT)
+_ask_until: dict[tuple[str, str], float] = {}
+# the sets the open transactions of this thread have bumped, per (database, set)
+_bumping = threading.local()
+# a connection → the (database, set) its open transaction has bumped (kept beside the Connection, not in its
+# info: an invalidated connection has no info, and its end must still be counted)
+_bumped_by: weakref.WeakKeyDictionary[Connection, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
 # (database, set, what was built) → (version, value); a process may work on several databases (tests)
 _held: dict[tuple[str, str, str], tuple[str, Any]] = {}
 _building = threading.Lock()
@@ -76,6 +94,12 @@ def bump(session: Session | Connection, name: str, now: dt.datetime) -> None:
     """Record, in the caller's transaction, that the set `name` changed. One statement (an upsert), so two
     transactions bumping at once never deadlock; whichever commits last leaves a version nobody has held."""
     token = secrets.token_hex(16)
+    connection = session if isinstance(session, Connection) else session.connection()
+    slot = (_database(connection.engine), name)
+    bumped = _bumped_by.setdefault(connection, set())
+    if slot not in bumped:
+        bumped.add(slot)
+        _bumps_of_thread()[slot] += 1
     upsert(
         session,
         CacheVersion,
@@ -96,13 +120,57 @@ def version(session: Session, name: str) -> str:
     return session.connection().execute(_VERSION, {"name": name}).scalar() or NEVER_CHANGED
 
 
+def _bumps_of_thread() -> Counter[tuple[str, str]]:
+    bumps = getattr(_bumping, "sets", None)
+    if bumps is None:
+        bumps = _bumping.sets = Counter()
+    return bumps
+
+
+def _ended(connection: Connection) -> None:
+    """A transaction ends (before its COMMIT or ROLLBACK is sent): what it bumped is asked of the database
+    again for the next CHECK_SECONDS, in every thread of this process."""
+    bumped = _bumped_by.pop(connection, None)
+    if not bumped:
+        return
+    until = _clock() + CHECK_SECONDS
+    bumps = _bumps_of_thread()
+    for slot in bumped:
+        _read.pop(slot, None)
+        _ask_until[slot] = until
+        bumps[slot] -= 1
+        if bumps[slot] <= 0:
+            del bumps[slot]
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def current_version(session: Session, name: str, database: str | None = None) -> str:
+    """The version of `name` this process goes by: the one it read less than CHECK_SECONDS ago, else (and
+    always inside a transaction that bumped the set) the one `session` reads."""
+    slot = (database or _database(_engine_of(session)), name)
+    now = _clock()
+    if slot not in _bumps_of_thread() and now >= _ask_until.get(slot, 0.0):
+        last = _read.get(slot)
+        if last is not None and now - last[1] < CHECK_SECONDS:
+            return last[0]
+    current = version(session, name)  # flushes first: a pending change to the set bumps it
+    if slot not in _bumps_of_thread() and now >= _ask_until.get(slot, 0.0):
+        _read[slot] = (current, now)
+    return current
+
+
 def cached(session: Session, name: str, build: Callable[[Session], T], *, part: str = "") -> T:
     """What `build` makes from the set `name`, built again only when the set has changed since this process
     last built it. `part` tells apart several things built from the same set (a search index, a list).
     `build` reads in `session`, in the same transaction as the version read, and must return a value
     nobody mutates (tuples, frozen dataclasses, bytes)."""
-    current = version(session, name)
-    key = (_database(session.connection().engine), name, part)
+    database = _database(_engine_of(session))
+    current = current_version(session, name, database)
+    key = (database, name, part)
     held = _held.get(key)
     if held is not None and held[0] == current:
         return cast(T, held[1])
@@ -173,6 +241,8 @@ def _database(engine: Engine) -> str:
 def forget() -> None:
     """Drop everything this process holds (tests that rebuild their database from scratch)."""
     _held.clear()
+    _read.clear()
+    _ask_until.clear()
 
 
 # -- every write announces itself ----------------------------------------------------------------------------
@@ -244,3 +314,5 @@ def _before_driver_sql(
 # of bench/), a write to a watched table is announced.
 event.listen(Engine, "before_execute", _before_statement)
 event.listen(Engine, "before_cursor_execute", _before_driver_sql)
+event.listen(Engine, "commit", _ended)
+event.listen(Engine, "rollback", _ended)

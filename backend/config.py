@@ -54,6 +54,11 @@ class Config:
     DATABASE_READ_SECONDS: int = _setting(
         20, "seconds to wait for MySQL's answer before dropping the connection (a dead server); 0: no limit"
     )
+    CACHE_CHECK_SECONDS: int = _setting(
+        1,
+        "seconds a process trusts the version of the catalog and estate list it last read (backend/cache.py): "
+        "another process's change is seen within it, the process's own at once; 0 reads it every request",
+    )
     REDIS_URL: str = _setting(
         "", "Redis for RQ jobs and shared state; empty runs jobs in-process after commit"
     )
@@ -124,6 +129,8 @@ class Config:
             raise ConfigError(
                 f"WECHAT_SENDS_PER_SECOND must be 1 or more, not {self.WECHAT_SENDS_PER_SECOND}"
             )
+        if self.CACHE_CHECK_SECONDS < 0:
+            raise ConfigError(f"CACHE_CHECK_SECONDS must be 0 or more, not {self.CACHE_CHECK_SECONDS}")
         self._check_database_timeouts()
         if self.is_production:
             missing = [

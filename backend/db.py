@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import select
+import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -98,17 +100,98 @@ def utcnow() -> dt.datetime:
 
 
 def create_db_engine(url: str, *, pool_recycle: int = 3600) -> Engine:
-    """An engine configured for the dialect: utf8mb4 and pre-ping on MySQL, real transactions on SQLite."""
+    """An engine configured for the dialect: utf8mb4 and a liveness check at checkout on MySQL, real
+    transactions on SQLite."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() in {"mysql", "mariadb"}:
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        kwargs.update(pool_pre_ping=True, pool_recycle=pool_recycle)
+        # no pre-ping and no ROLLBACK on return: _spare_round_trips does both without a round trip
+        kwargs.update(pool_recycle=pool_recycle, pool_reset_on_return=None)
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _make_sqlite_transactional(engine)
+    else:
+        _spare_round_trips(engine)
     return engine
+
+
+# A pooled connection's record: whether a transaction may be open on it (a statement was sent since the last
+# COMMIT or ROLLBACK, or one of them failed)
+_MAY_BE_IN_TRANSACTION = "qingpu_may_be_in_transaction"
+
+
+def _still_open(dbapi_connection: Any) -> bool:
+    """Whether a pooled PyMySQL connection is still usable, told without a round trip: between statements the
+    server sends nothing, so a socket with something to read has been closed by the server (a restart, a KILL,
+    its wait_timeout) or holds a packet no one asked for; either way it is not reused. TLS sockets buffer
+    inside ssl and are pinged instead, as pre-ping would."""
+    sock = getattr(dbapi_connection, "_sock", None)
+    if sock is None or isinstance(sock, ssl.SSLSocket):
+        try:
+            dbapi_connection.ping(reconnect=False)
+        except Exception:
+            return False
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
+    except (OSError, ValueError):  # a socket already closed on this side
+        return False
+
+
+def _spare_round_trips(engine: Engine) -> None:
+    """Two round trips a request would make besides its own statements, saved on MySQL/MariaDB.
+
+    - Pre-ping (a COM_PING at every checkout) becomes a look at the socket (`_still_open`): a connection the
+      server closed while it sat in the pool is replaced before use, as with pre-ping (the Go MySQL driver's
+      liveness check does the same).
+    - The pool's ROLLBACK when a connection is returned is sent only when a transaction may be open on it. A
+      session's close already rolled back (SQLAlchemy's ORM then returns the connection through the pool's
+      reset, a second ROLLBACK); checkout, statements, COMMIT, ROLLBACK and errors are followed by events,
+      and the connection is rolled back on return unless the last of them was a COMMIT or ROLLBACK that
+      succeeded."""
+    _replace_closed_at_checkout(engine)
+    _follow_transactions(engine)
+
+
+def _replace_closed_at_checkout(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _replace_if_closed(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if not _still_open(dbapi_connection):
+            raise DisconnectionError("the server closed this pooled connection")  # the pool takes another
+        # until a COMMIT or ROLLBACK through SQLAlchemy says otherwise (a raw DBAPI connection is rolled back)
+        record.info[_MAY_BE_IN_TRANSACTION] = True
+
+
+def _follow_transactions(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sent(conn: Connection, *_args: Any) -> None:
+        conn.info[_MAY_BE_IN_TRANSACTION] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ending(conn: Connection) -> None:
+        # runs before the COMMIT or ROLLBACK is sent; if that fails, handle_error marks it again
+        if not conn.invalidated:  # an invalidated connection is not returned to the pool
+            conn.info[_MAY_BE_IN_TRANSACTION] = False
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        conn = context.connection
+        if conn is not None and not conn.invalidated:
+            conn.info[_MAY_BE_IN_TRANSACTION] = True
+
+    @event.listens_for(engine, "reset")
+    def _rollback_if_open(dbapi_connection: Any, record: Any, state: Any) -> None:
+        if state.transaction_was_reset or not state.asyncio_safe:
+            return
+        if record is None or record.info.get(_MAY_BE_IN_TRANSACTION, True):
+            dbapi_connection.rollback()
+            if record is not None:
+                record.info[_MAY_BE_IN_TRANSACTION] = False
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask.blueprints import BlueprintSetupState
 from flask_limiter import Limiter, RequestLimit
 from flask_openapi3 import Tag
@@ -40,6 +40,12 @@ def _bind_limiter(state: BlueprintSetupState) -> None:
     app = state.app
     assert isinstance(app, Flask)
     binding_limiter.init_app(app)
+
+
+@binding_limiter.request_filter
+def _not_the_binding() -> bool:
+    # the limiter looks at every request of the app: all but the binding are let through at once
+    return request.endpoint != "mp.post_staff_binding"
 
 
 def _refused_code(response: Response) -> bool:

@@ -10,7 +10,10 @@ import io
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,10 +74,20 @@ def statements(connection: Connection) -> Iterator[list[str]]:
 # -- reading once -------------------------------------------------------------------------------------------
 
 
-def test_a_read_while_nothing_changed_reads_no_catalog_table(client: FlaskClient, statements) -> None:
+def test_a_read_while_nothing_changed_reads_no_catalog_table(
+    client: FlaskClient, statements, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(cache, "_clock", clock)
     first_categories = client.get("/api/mp/v1/categories").get_data()
     first_estates = estates(client, q="花园", town="徐泾")
     statements.clear()
+    # within CACHE_CHECK_SECONDS of the last read of the versions: no statement at all
+    assert client.get("/api/mp/v1/categories").get_data() == first_categories
+    assert estates(client, q="花园", town="徐泾") == first_estates
+    assert statements == []
+    # after it: the two versions, and nothing else
+    clock.advance(cache.CHECK_SECONDS)
     assert client.get("/api/mp/v1/categories").get_data() == first_categories
     assert estates(client, q="花园", town="徐泾") == first_estates
     read = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
@@ -277,9 +290,28 @@ def test_which_statements_announce_a_change(statement: object, sets: tuple[str, 
     assert cache.sets_written_by(statement) == sets
 
 
-def test_a_change_committed_by_another_process_is_seen(app, database_url: str) -> None:
+class Clock:
+    """backend.cache's clock, moved by hand; it starts past every deadline an earlier test left."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic() + 3600
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_change_committed_by_another_process_is_seen_within_the_check_interval(
+    app, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process (its own interpreter, engine and memory) commits a change; this process, holding the
-    catalog already, sees it at its next read."""
+    catalog already, goes on answering from it, without a query, until CACHE_CHECK_SECONDS have passed since
+    it last read the version, and sees the change at its first read after."""
+    assert cache.CHECK_SECONDS >= 1  # the default: the version is not read at every request
+    clock = Clock()
+    monkeypatch.setattr(cache, "_clock", clock)
     client = app.test_client()
     address = estates(client, q="康虹花园")["data"][0]["address"]
     garbage = categories(client)["garbage_sorting"]["name"]
@@ -305,12 +337,73 @@ def test_a_change_committed_by_another_process_is_seen(app, database_url: str) -
 
     other_process("另一进程写的地址", "另一进程写的名字")
     try:
+        clock.advance(cache.CHECK_SECONDS - 0.01)
+        with count_statements(app) as sent:
+            assert estates(client, q="康虹花园")["data"][0]["address"] == address
+            assert categories(client)["garbage_sorting"]["name"] == garbage
+        assert sent == []  # neither the version nor the data was read
+        clock.advance(0.01)
         assert estates(client, q="康虹花园")["data"][0]["address"] == "另一进程写的地址"
         assert categories(client)["garbage_sorting"]["name"] == "另一进程写的名字"
     finally:
         other_process(address, garbage)
+    clock.advance(cache.CHECK_SECONDS)
     assert estates(client, q="康虹花园")["data"][0]["address"] == address
     assert categories(client)["garbage_sorting"]["name"] == garbage
+
+
+@contextmanager
+def count_statements(app) -> Iterator[list[str]]:
+    sent: list[str] = []
+
+    def record(_conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    engine = app.extensions["db"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_change_this_process_commits_is_seen_at_once_and_ends_the_trust(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change committed through this process (any of its engines, any of its threads) is seen by its next
+    read, without waiting out CACHE_CHECK_SECONDS, and so is a rollback of it."""
+    clock = Clock()
+    monkeypatch.setattr(cache, "_clock", clock)
+    client = app.test_client()
+
+    def read_in_another_thread() -> str:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(lambda: categories(app.test_client())["garbage_sorting"]["name"]).result()
+
+    before = read_in_another_thread()
+    with app.app_context(), app.extensions["db"].sessionmaker() as session:
+        session.execute(
+            update(Category).where(Category.code == "garbage_sorting").values(name="本进程改的名字")
+        )
+        session.commit()
+    try:
+        assert read_in_another_thread() == "本进程改的名字"
+        assert categories(client)["garbage_sorting"]["name"] == "本进程改的名字"
+        with app.app_context(), app.extensions["db"].sessionmaker() as session:
+            session.execute(
+                update(Category).where(Category.code == "garbage_sorting").values(name="撤销的名字")
+            )
+            # inside the changing transaction, its own change
+            assert cache.current_version(session, cache.CATEGORIES) == session.scalar(
+                select(cache.CacheVersion.version).where(cache.CacheVersion.name == cache.CATEGORIES)
+            )
+            session.rollback()
+        assert categories(client)["garbage_sorting"]["name"] == "本进程改的名字"
+    finally:
+        with app.app_context(), app.extensions["db"].sessionmaker() as session:
+            session.execute(update(Category).where(Category.code == "garbage_sorting").values(name=before))
+            session.commit()
+    assert categories(client)["garbage_sorting"]["name"] == before
 
 
 def test_a_change_committed_through_another_engine_is_seen(app, database_url: str) -> None:
