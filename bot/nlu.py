@@ -7,9 +7,9 @@ import io
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from bot.features import KeywordSpotter, Vectorizer
 from bot.letters import Letter, file_letter
 from bot.places import Gazetteer
 from bot.reading import Part, Reader
-from bot.retrieval import Answer, ArticleText, Item, Retriever
+from bot.retrieval import Answer, ArticleText, Item, Retriever, _Index
 from bot.rules import (
     EMERGENCY_ANSWERS,
     asks_progress,
@@ -43,6 +43,9 @@ L2 = 1e-4
 TAXONOMY_WEIGHT = 0.5
 # Asking about progress takes a line or two; past this length a message describes a problem.
 LONG_MESSAGE_CHARS = 60
+# Messages whose understanding and answer a bot keeps (a quick reply, a related question, a common question is
+# sent as the same text again and again); as many as the readings it keeps.
+REMEMBERED_MESSAGES = 512
 
 GREETING_ANSWER = "您好，我是青浦城管进社区小助手。您可以向我举报小区里的违法搭建、群租、占用楼道等问题，也可以问相关的法律规定。"
 OUT_OF_SCOPE_ANSWER = (
@@ -129,8 +132,12 @@ class Bot:
         self.tokenizer = reader.tokenizer
         self.models = models
         self.retriever = retriever
-        self._vectors = lru_cache(maxsize=512)(self._vectorise)
-        self._decision = lru_cache(maxsize=512)(self._decide)
+        self._vectors = lru_cache(maxsize=REMEMBERED_MESSAGES)(self._vectorise)
+        self._decision = lru_cache(maxsize=REMEMBERED_MESSAGES)(self._decide)
+        # both depend on the message alone (the models and the places are fixed once loaded) …
+        self._understood = lru_cache(maxsize=REMEMBERED_MESSAGES)(self._understand)
+        # … and the answers on the articles too: kept for one index, dropped when another is swapped in
+        self._answers: tuple[_Index, Callable[[str], Answer]] | None = None
 
     @classmethod
     def load(
@@ -188,6 +195,8 @@ class Bot:
         self.reader.read.cache_clear()
         self._vectors.cache_clear()
         self._decision.cache_clear()
+        self._understood.cache_clear()
+        self._answers = None
 
     def terms(self, text: str) -> list[str]:
         """What retrieval indexes for a text (see Reading.terms)."""
@@ -239,7 +248,12 @@ class Bot:
         return Classification(best, round(scores[best], 4), evidence, scores)
 
     def understand(self, text: str) -> Understanding:
-        """Intent, category with confidence, emergency, place and tracking number of one message."""
+        """Intent, category with confidence, emergency, place and tracking number of one message. A message
+        read before is not read again: its understanding is kept, and each caller gets a copy of its own."""
+        understood = self._understood(text)
+        return replace(understood, candidates=[dict(c) for c in understood.candidates])
+
+    def _understand(self, text: str) -> Understanding:
         reading = self.reader.read(text)
         normalised = reading.normalised
         emergency = detect_emergency(normalised)
@@ -296,7 +310,18 @@ class Bot:
     # ------------------------------------------------------------------ answering
 
     def answer(self, text: str) -> Answer:
-        """An FAQ or article answer with its citations, or the closest questions, or a hand-over."""
+        """An FAQ or article answer with its citations, or the closest questions, or a hand-over. A question
+        asked before is answered as then while the same articles are answered from (the answer is kept for
+        the index in use, and each caller gets a copy of its own); once another set is swapped in, it is
+        answered afresh."""
+        index = self.retriever.index  # one set of articles for the whole answer, whatever is swapped in
+        held = self._answers
+        if held is None or held[0] is not index:  # a fresh memory; the old index is left to be collected
+            answers = lru_cache(maxsize=REMEMBERED_MESSAGES)(partial(self._answer, index))
+            held = self._answers = (index, answers)
+        return _copy(held[1](text))
+
+    def _answer(self, index: _Index, text: str) -> Answer:
         normalised = self.reader.read(text).normalised
         emergency = detect_emergency(normalised)
         if emergency:
@@ -309,7 +334,6 @@ class Bot:
         if self.reader.read(text).empty:
             return Answer(HUMAN_ANSWER, None, [], 0.0, "human")
         votes = self.category_scores(text)
-        index = self.retriever.index  # one set of articles for the whole answer, whatever is swapped in
         hits = index.rank(self.terms(text), votes)
         fallback, shown = self.retriever.decide(hits)
         best_category = max(votes, key=votes.__getitem__)
@@ -376,6 +400,17 @@ class Bot:
         """Make legal-education articles ({id, title, body, category}) answerable besides those there are;
         safe while answering."""
         self.retriever.add_articles(articles)
+
+
+def _copy(answer: Answer) -> Answer:
+    """An answer kept for later questions, with lists and dicts of its own for one caller."""
+    return replace(
+        answer,
+        sources=[dict(source) for source in answer.sources],
+        suggestions=list(answer.suggestions),
+        related_articles=[dict(article) for article in answer.related_articles],
+        related=list(answer.related),
+    )
 
 
 def _is_letter(normalised: str, tracking_no: str | None) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import current_app
 from flask_openapi3 import Tag
 from pydantic import BaseModel, Field
 
 from backend.chat.loader import current_nlu
-from backend.chat.services import converse
+from backend.chat.services import ChatReply, converse
 from backend.clock import now
 from backend.config import get_config
 from backend.db import get_session
@@ -75,12 +76,18 @@ def post_bot_message(body: ChatBody) -> dict:
         new=body.session_id is None,
     )
     session.commit()
-    return ChatOut(
-        session_id=conversation,
-        text=reply.text,
-        quick_replies=reply.quick_replies,
-        tracking_no=reply.tracking_no,
-        article=ChatArticle(slug=reply.article.slug, title=reply.article.title) if reply.article else None,
-        articles=[ChatArticle(slug=a.slug, title=a.title) for a in reply.articles],
-        related_questions=reply.related_questions,
-    ).model_dump()
+    return chat_out(conversation, reply)
+
+
+def chat_out(conversation: str, reply: ChatReply) -> dict[str, Any]:
+    """The reply as ChatOut serialises it, made directly: its fields are plain strings and lists of them."""
+    article = reply.article
+    return {
+        "session_id": conversation,
+        "text": reply.text,
+        "quick_replies": reply.quick_replies,
+        "tracking_no": reply.tracking_no,
+        "article": {"slug": article.slug, "title": article.title} if article else None,
+        "articles": [{"slug": a.slug, "title": a.title} for a in reply.articles],
+        "related_questions": reply.related_questions,
+    }

@@ -49,10 +49,23 @@ def current_nlu(session: Session | None = None) -> Nlu:
     return nlu
 
 
+# The key of app.extensions under which this process keeps the app's bot once built, so that a message finds it
+# without building the paths it is filed under again
+_BUILT = "chat_bot"
+
+
 def _this_process_bot() -> Nlu:
-    if "nlu" in current_app.extensions:  # set by tests, or by a deployment that builds its own
-        nlu: Nlu = current_app.extensions["nlu"]
+    extensions = current_app.extensions
+    if "nlu" in extensions:  # set by tests, or by a deployment that builds its own
+        nlu: Nlu = extensions["nlu"]
         return nlu
+    built: Nlu | None = extensions.get(_BUILT)
+    if built is None:
+        built = extensions[_BUILT] = _build_bot()
+    return built
+
+
+def _build_bot() -> Bot:
     config = current_app.config["QINGPU"]
     # the start-up cache lives in the instance folder, which the service owns (never the shared /tmp)
     cache_dir = config.instance_dir / "cache" / "bot"

@@ -31,9 +31,17 @@ def bump_index_version(session: Session, now: dt.datetime) -> None:
     )
 
 
+# Read before every answer of the bot: built once, and sent through Core on the session's connection (the ORM's
+# execution layer costs more than the primary-key read itself)
+_INDEX_VERSION = select(ArticleIndexState.version).where(ArticleIndexState.id == INDEX_STATE_ID)
+
+
 def index_version(session: Session) -> int:
-    """The version of the set of published articles (0 before anything was ever published)."""
-    version = session.scalar(select(ArticleIndexState.version).where(ArticleIndexState.id == INDEX_STATE_ID))
+    """The version of the set of published articles (0 before anything was ever published), as the session's
+    transaction sees it (its own pending changes flushed first, as a query would)."""
+    if session.autoflush:
+        session.flush()
+    version = session.connection().execute(_INDEX_VERSION).scalar()
     return version or 0
 
 
