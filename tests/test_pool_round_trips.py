@@ -1,9 +1,10 @@
-"""The pool of MySQL/MariaDB connections (backend/db.py:_spare_round_trips): a connection is lent without a
-ping and returned without a second ROLLBACK, yet a closed one is never reused and an open transaction never
-goes back to the pool."""
+"""The MySQL/MariaDB engine (backend/db.py): a pooled connection is lent without a ping and returned without a
+second ROLLBACK, yet a closed one is never reused and an open transaction never goes back to the pool; dates
+are read by the standard library's parser, as PyMySQL read them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
-from backend.db import create_db_engine
+from backend.db import _read_datetime, create_db_engine
 
 
 @pytest.fixture
@@ -86,3 +87,24 @@ def test_a_connection_that_failed_is_rolled_back_on_return(engine: Engine) -> No
     with engine.connect() as conn:
         same_id, after = rollbacks(conn)
     assert same_id == first_id and after - before >= 1
+
+
+def test_dates_are_read_as_pymysql_read_them(engine: Engine) -> None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT CAST('2026-12-03 08:15:00.123456' AS DATETIME(6)), CAST('2026-12-03 08:15:00' AS DATETIME),"
+                " CAST('2026-12-03 08:15:00.5' AS DATETIME(1)), CAST(NULL AS DATETIME)"
+            )
+        ).one()
+    assert tuple(row) == (
+        dt.datetime(2026, 12, 3, 8, 15, 0, 123456),
+        dt.datetime(2026, 12, 3, 8, 15),
+        dt.datetime(2026, 12, 3, 8, 15, 0, 500000),
+        None,
+    )
+
+
+def test_a_date_the_standard_parser_refuses_is_left_to_pymysql() -> None:
+    assert _read_datetime("0000-00-00 00:00:00") == "0000-00-00 00:00:00"  # as PyMySQL returns it
+    assert _read_datetime(b"2026-01-02 03:04:05") == dt.datetime(2026, 1, 2, 3, 4, 5)
