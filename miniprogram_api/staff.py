@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 from flask.blueprints import BlueprintSetupState
-from flask_limiter import Limiter, RequestLimit
+from flask_limiter import RequestLimit
 from flask_openapi3 import Tag
 
 from backend.clock import now
 from backend.db import get_session
 from backend.errors import ErrorBody, RateLimited
+from backend.limits import ViewLimiter
 from backend.property.binding import BINDING_ATTEMPTS, bind_wechat, bound_account, unbind_wechat
 from backend.staff.models import StaffUser
 from miniprogram_api.auth import BEARER, current_user
@@ -29,7 +30,7 @@ def _user_key() -> str:
 
 # Only refused codes count, per mini-program user (not per address: a company's staff share one office
 # network). Unbound until the app registers the blueprint, as the console's login throttle is.
-binding_limiter = Limiter(
+binding_limiter = ViewLimiter(
     key_func=_user_key, default_limits=[], strategy="fixed-window", headers_enabled=True
 )
 
@@ -40,12 +41,6 @@ def _bind_limiter(state: BlueprintSetupState) -> None:
     app = state.app
     assert isinstance(app, Flask)
     binding_limiter.init_app(app)
-
-
-@binding_limiter.request_filter
-def _not_the_binding() -> bool:
-    # the limiter looks at every request of the app: all but the binding are let through at once
-    return request.endpoint != "mp.post_staff_binding"
 
 
 def _refused_code(response: Response) -> bool:

@@ -8,13 +8,13 @@ from typing import Any, ParamSpec
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from backend.cases.workflow import BUREAU_ROLES, Actor, Role
 from backend.db import get_session
 from backend.errors import AppError
+from backend.limits import ViewLimiter
 from backend.staff.models import StaffUser
 from backend.staff.services import get_staff, staff_actor
 
@@ -27,7 +27,7 @@ console_bp = Blueprint(
 # Unbound until the console's init_app: only the console's forms carry a CSRF token (checked in _load_staff),
 # and only its login is throttled.
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
+limiter = ViewLimiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
 ALL_STAFF = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN)
 BUREAU = tuple(BUREAU_ROLES)

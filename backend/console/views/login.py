@@ -34,13 +34,6 @@ def _login_failed(response: Response) -> bool:
     return response.status_code >= 400
 
 
-@limiter.request_filter
-def _not_the_login() -> bool:
-    """The limiter looks at every request of the app; every one but the login is let through before its
-    limits are looked up (a tenth of a cheap request's time)."""
-    return request.endpoint != "console.login_post"
-
-
 @console_bp.post("/login")
 @limiter.limit(lambda: current_app.config["QINGPU"].CONSOLE_LOGIN_RATE, deduct_when=_login_failed)
 def login_post() -> ResponseReturnValue:
