@@ -49,6 +49,9 @@ T = TypeVar("T")
 # The names of the cached sets; each announces a change to what it names.
 CATEGORIES = "categories"  # categories, their keywords and their guidance
 ESTATES = "estates"  # estates, their towns, squads and property companies
+ARTICLES = (
+    "articles"  # the articles (what is kept of the published ones follows each publication, edit, withdrawal)
+)
 
 
 class CacheVersion(Base):

@@ -301,6 +301,8 @@ class Deadlines(BaseModel):
     handle_due_at: dt.datetime | None
 
 
+# The views write a ReportOut as a plain dict, in its order and with its defaults (miniprogram_api/reports.py:
+# _report); tests/miniprogram_api/test_report_json.py holds the two the same.
 class ReportOut(BaseModel):
     tracking_no: str
     status: str

@@ -12,7 +12,7 @@ from redis import Redis
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from backend import create_app, migrate
+from backend import cache, create_app, migrate
 from backend.accounts.models import User
 from backend.seed import seed_content
 from tests.support.accounts import make_resident
@@ -24,6 +24,14 @@ pytest_plugins = [
     "tests.support.mariadb",
     "tests.support.statements",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _catalog_version_read_at_every_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every use of a cached set reads its version (CACHE_CHECK_SECONDS=0), so that what a test sends does not
+    depend on how long ago the last test read it; the tests of the interval set it themselves
+    (tests/test_catalog_cache.py)."""
+    monkeypatch.setattr(cache, "CHECK_SECONDS", 0)
 
 
 @pytest.fixture(scope="session")

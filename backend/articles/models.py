@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.cache import ARTICLES, built_from
 from backend.db import Base, UTCDateTime, utcnow
 
 
@@ -164,3 +165,8 @@ class ResidentEstate(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     estate_id: Mapped[int] = mapped_column(ForeignKey("estate.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Every write to the article table bumps the ARTICLES set in its own transaction (backend/cache.py): what a
+# process keeps of the published articles (related_cards) follows each publication, edit or withdrawal.
+built_from(ARTICLES, Article)

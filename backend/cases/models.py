@@ -6,7 +6,18 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.accounts.models import User
@@ -72,8 +83,11 @@ class Case(Base):
         # the statistics' estate figures for one category or one source, read from these indexes alone
         Index("ix_case_file_category_reported", "category_code", "created_at", "estate_id"),
         Index("ix_case_file_source_reported", "source", "created_at", "estate_id"),
-        # a squad's inbox: its cases in a state, the soonest deadline first, without reading its closed ones
-        Index("ix_case_file_squad_inbox", "squad_id", "status", "next_due_at"),
+        # a squad's inbox: its cases in a state in the inbox's order (the soonest deadline first, the more urgent
+        # and then the older at the same one), so that a page reads its own rows, not the whole tab's
+        Index(
+            "ix_case_file_squad_inbox", "squad_id", "status", "next_due_at", column("priority").desc(), "id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

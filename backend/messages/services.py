@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Connection, bindparam, case, func, insert, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from backend.accounts.models import User
 from backend.db import rows_changed, upsert, utcnow
@@ -56,20 +57,22 @@ def add_subscription_credit(session: Session, user_id: int, kind: str) -> int:
     return int(credits or 0)
 
 
-def _consume_credit(session: Session, user_id: int, kind: str) -> bool:
-    # One UPDATE, so two processes can never spend the same grant.
-    changed = rows_changed(
-        session,
-        update(SubscriptionCredit)
-        .where(
-            SubscriptionCredit.user_id == user_id,
-            SubscriptionCredit.kind == kind,
-            SubscriptionCredit.credits > 0,
-        )
-        .values(credits=SubscriptionCredit.credits - 1)
-        .execution_options(synchronize_session=False),
+_SPEND_GRANT = (
+    update(SubscriptionCredit)
+    .where(
+        SubscriptionCredit.user_id == bindparam("grantee"),
+        SubscriptionCredit.kind == bindparam("grant_kind"),
+        SubscriptionCredit.credits > 0,
     )
-    return changed == 1
+    .values(credits=SubscriptionCredit.credits - 1)
+)
+
+
+def _consume_credit(session: Session, user_id: int, kind: str) -> bool:
+    # One UPDATE, so two processes can never spend the same grant; built once and sent through Core (the
+    # ORM's bulk-update layer costs more than the statement). The caller has flushed what it changed.
+    result = session.connection().execute(_SPEND_GRANT, {"grantee": user_id, "grant_kind": kind})
+    return result.rowcount == 1
 
 
 def subscription_credits(session: Session, user_id: int, kind: str) -> int:
@@ -84,6 +87,8 @@ def subscription_credits(session: Session, user_id: int, kind: str) -> int:
 
 def take_subscription_credit(session: Session, user_id: int, kind: str) -> bool:
     """Spend one of the user's grants for `kind`, if they have one (one UPDATE: never spent twice)."""
+    if session.autoflush:
+        session.flush()  # a grant the caller added is written before it is spent, as a query would
     return _consume_credit(session, user_id, kind)
 
 
@@ -114,31 +119,66 @@ def tell_residents(
 ) -> list[Notification]:
     """An in-app message to each user and, where they granted one, a WeChat subscribe message sent
     after commit. The outbox row commits with the change, so Redis or a worker failing loses nothing.
-    The grants are spent first (one UPDATE each) and the rows written together in one flush, whose ids
-    name the jobs."""
+    The grants are spent first (one UPDATE each), then the messages and the outbox rows are written, one
+    statement each, whose ids name the jobs. Nothing reads them back: they are written through Core, and the
+    outbox rows returned are held by the session as if it had loaded them."""
     now = now or utcnow()
-    notifications = []
+    users = list(dict.fromkeys(user_ids))
     session.flush()  # what the caller changed before (a grant among it) is written before any is spent
-    with session.no_autoflush:  # and the messages added here are not written before each grant is spent
-        for user_id in dict.fromkeys(user_ids):
-            session.add(
-                Message(user_id=user_id, case_id=case_id, title=title[:64], body=body, created_at=now)
-            )
-            if subscribe is not None and _consume_credit(session, user_id, CASE_STATUS):
-                notification = Notification(
-                    user_id=user_id,
-                    case_id=case_id,
-                    kind=CASE_STATUS,
-                    page=page,
-                    payload=truncate_subscribe_data(subscribe, CASE_STATUS_FIELDS),
-                    created_at=now,
-                )
-                session.add(notification)
-                notifications.append(notification)
-    session.flush()
-    for notification in notifications:
-        enqueue_notification(session, notification.id)
+    granted = [u for u in users if subscribe is not None and _consume_credit(session, u, CASE_STATUS)]
+    connection = session.connection()
+    if users:
+        connection.execute(
+            _INSERT_MESSAGE,
+            [
+                {"user_id": u, "case_id": case_id, "title": title[:64], "body": body, "created_at": now}
+                for u in users
+            ],
+        )
+    if not granted or subscribe is None:
+        return []
+    payload = truncate_subscribe_data(subscribe, CASE_STATUS_FIELDS)
+    notifications = [
+        Notification(user_id=u, case_id=case_id, kind=CASE_STATUS, page=page, payload=payload, created_at=now)
+        for u in granted
+    ]
+    rows = [_column_values(notification) for notification in notifications]
+    for notification, notification_id in zip(notifications, _inserted_ids(connection, rows), strict=True):
+        notification.id = notification_id
+        make_transient_to_detached(notification)  # held as if loaded: nothing is read back
+        session.add(notification)
+        enqueue_notification(session, notification_id)
     return notifications
+
+
+_INSERT_MESSAGE = insert(Message)
+_OUTBOX_COLUMNS = [column for column in Notification.__table__.columns if not column.primary_key]
+_INSERT_NOTIFICATION = insert(Notification)
+_INSERT_NOTIFICATIONS = insert(Notification).returning(Notification.id, sort_by_parameter_order=True)
+
+
+def _column_values(notification: Notification) -> dict[str, Any]:
+    """The outbox row's columns, each column's default given to the notification where it has no value (as
+    the ORM would when it writes it)."""
+    values = inspect(notification).dict
+    for column in _OUTBOX_COLUMNS:
+        if column.key not in values:
+            default = column.default
+            value = None if default is None else default.arg(None) if default.is_callable else default.arg
+            setattr(notification, column.key, value)
+    return {column.key: values[column.key] for column in _OUTBOX_COLUMNS}
+
+
+def _inserted_ids(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    # one statement where the database returns the ids in the rows' order, else one a row
+    if len(rows) > 1 and connection.dialect.insert_executemany_returning_sort_by_parameter_order:
+        return list(connection.execute(_INSERT_NOTIFICATIONS, rows).scalars())
+    ids = []
+    for row in rows:
+        key = connection.execute(_INSERT_NOTIFICATION, row).inserted_primary_key
+        assert key is not None
+        ids.append(int(key[0]))
+    return ids
 
 
 def enqueue_notification(session: Session, notification_id: int) -> None:

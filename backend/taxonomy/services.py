@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from types import MappingProxyType
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -140,19 +143,37 @@ def list_categories(session: Session) -> list[Category]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FilingCatalog:
+    """What filing reads of the catalog, kept per process until the catalog changes: every (category code,
+    keyword) pair for the keyword guess, and each category's row (its columns, by name) for the case."""
+
+    keywords: tuple[tuple[str, str], ...]
+    rows: Mapping[str, Mapping[str, Any]]
+
+
+def filing_catalog(session: Session) -> FilingCatalog:
+    """The catalog as filing reads it: built once per process and again after any change to the catalog."""
+    return cached(session, CATEGORIES, _read_filing_catalog, part="keywords")
+
+
 def category_keywords(session: Session) -> tuple[tuple[str, str], ...]:
     """Every (category code, keyword) pair, in the categories' order and then the keywords', so that the
     first category met wins a tie. Kept per process until the catalog changes."""
-    return cached(session, CATEGORIES, _read_category_keywords, part="keywords")
+    return filing_catalog(session).keywords
 
 
-def _read_category_keywords(session: Session) -> tuple[tuple[str, str], ...]:
-    rows = session.execute(
+def _read_filing_catalog(session: Session) -> FilingCatalog:
+    pairs = session.execute(
         select(CategoryKeyword.category_code, CategoryKeyword.keyword)
         .join(Category, Category.code == CategoryKeyword.category_code)
         .order_by(Category.position, Category.code, CategoryKeyword.keyword)
     )
-    return tuple((code, keyword) for code, keyword in rows)
+    rows = session.execute(select(*Category.__table__.columns)).mappings()
+    return FilingCatalog(
+        keywords=tuple((code, keyword) for code, keyword in pairs),
+        rows=MappingProxyType({row["code"]: MappingProxyType(dict(row)) for row in rows}),
+    )
 
 
 def label_categories(content_dir: Path) -> None:

@@ -71,6 +71,13 @@ def test_twenty_concurrent_reports_get_twenty_numbers_and_a_retry_storm_gets_one
         assert not errors, errors
         assert len({number for number, _ in storm}) == 1
         assert sum(created for _, created in storm) == 1
+        # the storm's losers gave their numbers back: the day's numbers have no gap
+        assert storm[0][0] == f"QP20250312-{THREADS + 1:04d}"
+        with Session(engine) as session:
+            day = DAY.strftime("%Y%m%d")
+            assert (
+                session.scalar(select(TrackingCounter.last).where(TrackingCounter.day == day)) == THREADS + 1
+            )
     finally:
         purge_users(engine, user_ids)
         with engine.begin() as conn:

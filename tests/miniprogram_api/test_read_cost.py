@@ -221,7 +221,8 @@ def test_a_detail_is_four_statements_and_still_hides_notes_and_staff_photos(
     with statements(app) as seen:
         mine = client.get(url, headers=auth(token))
     assert mine.status_code == 200
-    # the token; the case with category, estate, squad and who may read it; its timeline; its photos
+    # the token; the case with category, estate, squad, who may read it and whether it has photos; its public
+    # timeline; its photos
     assert len(seen) == 4, seen
     body = mine.get_json()
     assert {p["id"] for p in body["photos"]} == {own.id, *published}
@@ -244,3 +245,16 @@ def test_a_detail_is_four_statements_and_still_hides_notes_and_staff_photos(
     with statements(app) as seen:
         assert client.get(f"{API}/reports/not-a-number", headers=auth(token)).status_code == 404
     assert len(seen) == 1, seen
+
+
+def test_a_detail_without_photos_reads_none(app, client: FlaskClient, session: Session, resident) -> None:
+    user, token = resident
+    case = report(session, user, estate_id=one_estate_per_town(session, 1)[0])
+    session.commit()
+
+    with statements(app) as seen:
+        body = client.get(f"{API}/reports/{case.tracking_no}", headers=auth(token)).get_json()
+    # the token; the case, which tells it has no photos; its timeline
+    assert len(seen) == 3, seen
+    assert [s for s in seen if "case_photo" in s] == [seen[1]]
+    assert body["photos"] == [] and [t["action"] for t in body["timeline"]] == ["submit", "dispatch"]

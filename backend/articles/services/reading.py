@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, defer
 
-from backend.articles.models import Article
+from backend.articles.models import Article, ArticleStatus
 from backend.articles.services.checks import UPLOAD_ID
 from backend.articles.services.published import newest_first, published_query
+from backend.cache import ARTICLES, cached
 from backend.errors import NotFound
 from backend.pagination import MAX_PAGE, Page, paginate
 from backend.uploads.models import Upload
@@ -63,6 +66,38 @@ def related_articles(
     ]
     ranked = sorted((s for s in scored if s[0] > 0), key=lambda s: -s[0])  # stable: newest first within
     return [a for _, a in ranked[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleCard:
+    """What a list of related articles shows of one: where it is, its title and its summary."""
+
+    slug: str
+    title: str
+    summary: str
+
+
+def related_cards(session: Session, category: str | None, *, limit: int = 3) -> tuple[ArticleCard, ...]:
+    """`related_articles` of one category, as cards: up to `limit` published articles of it, newest first.
+    Kept per process, by category, until an article changes: no query while none has."""
+    if not category or limit < 1:
+        return ()
+    return cached(session, ARTICLES, _read_cards_by_category, part="related").get(category, ())[:limit]
+
+
+def _read_cards_by_category(session: Session) -> Mapping[str, tuple[ArticleCard, ...]]:
+    rows = session.execute(
+        newest_first(
+            select(Article.slug, Article.title, Article.summary, Article.categories).where(
+                Article.status == ArticleStatus.PUBLISHED
+            )
+        )
+    )
+    cards: dict[str, list[ArticleCard]] = {}
+    for slug, title, summary, categories in rows:
+        for category in dict.fromkeys(categories or []):
+            cards.setdefault(category, []).append(ArticleCard(slug, title, summary))
+    return MappingProxyType({category: tuple(found) for category, found in cards.items()})
 
 
 def published_image(session: Session, upload_id: str) -> Upload:

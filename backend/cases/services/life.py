@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import inspect, select, update
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
+from backend.audit.models import AuditEntry
 from backend.audit.services import record_audit
 from backend.cases.models import Case, CaseEvent, CaseStatus, CaseSupporter
 from backend.cases.services.access import can_see_case, require_staff_scope
@@ -72,6 +74,34 @@ def transition(
     """Make transition `name` on `case` as `actor`: check it, change the status, write the event, tell
     the reporter. Transition-specific effects live in the small functions below."""
     now = now or utcnow()
+    step = take_step(session, case, name, actor, note=note, public=public, now=now, **data)
+    if step.tell:
+        tell_followers(session, case, step.event, now)
+    return step.event
+
+
+@dataclass(frozen=True)
+class Step:
+    """A transition made but not yet told: its event, its audit entry, and whether the followers are to be told."""
+
+    event: CaseEvent
+    audit: AuditEntry
+    tell: bool
+
+
+def take_step(
+    session: Session,
+    case: Case,
+    name: str,
+    actor: Actor,
+    *,
+    note: str = "",
+    public: bool | None = None,
+    now: dt.datetime,
+    **data: Any,
+) -> Step:
+    """`transition` up to telling the followers, which is left to the caller: filing a case dispatches it
+    before its row is written, and writes it before anybody is told (a message points at the case)."""
     lock_case(session, case)
     current = CaseStatus(case.status)
     rule = check_transition(name, current, actor, reporter_id=case.reporter_id, squad_id=case.squad_id)
@@ -96,19 +126,18 @@ def transition(
         data={k: v for k, v in data.items() if isinstance(v, str | int | float | bool | None)},
         now=now,
     )
-    record_audit(session, actor, f"case.{name}", "case", case.tracking_no, detail=event.data, now=now)
+    audit = record_audit(session, actor, f"case.{name}", "case", case.tracking_no, detail=event.data, now=now)
     if name in _AFTER:
         _AFTER[name](session, case, now, data)
-    if rule.notify and event.public:
-        tell_followers(session, case, event, now)
-    return event
+    return Step(event, audit, rule.notify and event.public)
 
 
 def lock_case(session: Session, case: Case) -> None:
     """Lock the case's row and read it afresh, so concurrent decisions about it queue up and each sees
     the status the one before it left (two officers pressing 签收 at once sign it once). A case filed in
     this transaction and not written yet has no row: nobody else can see it, let alone change it."""
-    if inspect(case).pending:
+    state = inspect(case)
+    if state.transient or state.pending:
         return
     # the row must be fetched for populate_existing to refresh `case`; executing alone only locks
     session.execute(

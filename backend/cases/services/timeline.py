@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
@@ -32,7 +32,9 @@ def record_event(
 
     The event is written by the session's next flush (the step's own, a query's, or the commit's): nothing
     needs its id sooner, and a step that records several events and audit entries writes them together. It
-    joins the timeline from its own side, so a case whose timeline is not loaded is not read for it."""
+    joins the timeline from its own side, so a case whose timeline is not loaded is not read for it. An event
+    of a case the session does not hold yet (one being filed) joins its timeline only, and is written with
+    the case (`backend.cases.services.filing`)."""
     event = CaseEvent(
         case=case,
         action=action,
@@ -46,7 +48,8 @@ def record_event(
         data=data or {},
         created_at=now,
     )
-    session.add(event)
+    if not inspect(case).transient:
+        session.add(event)
     case.updated_at = now
     return event
 
@@ -65,10 +68,14 @@ def followers_of(session: Session, case: Case) -> list[int]:
     return list(dict.fromkeys(followers))
 
 
-def tell_followers(session: Session, case: Case, event: CaseEvent, now: dt.datetime) -> None:
+def tell_followers(
+    session: Session, case: Case, event: CaseEvent, now: dt.datetime, *, new: bool = False
+) -> None:
     """Tell everyone following the case of a public event: an in-app message, and a subscribe message where
-    they granted one."""
-    followers = followers_of(session, case)
+    they granted one. A `new` case, filed in this transaction, has no follower but its reporter: nobody
+    else can have seen it, so nobody is looked for."""
+    reporter = [case.reporter_id] if case.reporter_id else []
+    followers = reporter if new else followers_of(session, case)
     if not followers:
         return
     if case.id is None:
