@@ -32,6 +32,7 @@ from backend.taxonomy.models import Category, CategoryGroup, CategoryKeyword, Le
 from backend.taxonomy.services import TaxonomySeed, category_keywords, seed_taxonomy
 from tests.support.accounts import make_resident
 from tests.support.shared_data import shared_file
+from tests.support.statements import Sent
 
 CATALOG_TABLES = re.compile(
     r"\b(category|category_group|legal_basis|category_keyword|estate|estate_alias|town|squad|property_company)\b"
@@ -355,16 +356,15 @@ def test_a_change_committed_by_another_process_is_seen_within_the_check_interval
 
 @contextmanager
 def count_statements(app) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
-        sent.append(statement)
-
+    """What the app's engine sends inside the block (the app commits for real here: no test connection)."""
+    record = Sent()
     engine = app.extensions["db"].engine
     event.listen(engine, "before_cursor_execute", record)
+    record.start()
     try:
-        yield sent
+        yield record.statements
     finally:
+        record.stop()
         event.remove(engine, "before_cursor_execute", record)
 
 
