@@ -20,10 +20,14 @@ VENDOR := backend/console/static/vendor
 ECHARTS := $(VENDOR)/echarts.min.js
 
 # Exact versions and hashes from requirements.lock; pyproject.toml keeps the ranges the lock is resolved in.
+# The lock is the whole resolution, so pip installs it as it is (--no-deps) and `pip check` proves it complete:
+# left to resolve again, pip 23 looks up a dependency asked for with an extra (pytest-cov's coverage[toml])
+# on the index, finds a newer release than the lock's and refuses it as unpinned.
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements.lock
+	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
