@@ -6,20 +6,30 @@ import datetime as dt
 import logging
 import select
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from annotated_types import Interval
 from flask import Flask, current_app, g, has_app_context
 from pymysql import converters as pymysql_converters
 from pymysql.constants import FIELD_TYPE
-from sqlalchemy import Connection, CursorResult, DateTime, Engine, Executable, MetaData, create_engine, event
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    DateTime,
+    Engine,
+    Executable,
+    MetaData,
+    create_engine,
+    event,
+    inspect,
+)
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -42,6 +52,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_M = TypeVar("_M", bound=Base)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC instant, stored as a naive UTC DATETIME (microseconds kept on MySQL)."""
 
@@ -62,6 +75,21 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+def as_loaded(session: Session, model: type[_M], values: Mapping[Any, Any]) -> _M:
+    """The `model` instance with these column values (by attribute name, the primary key among them) as the
+    session holds it: the one it already holds under that key, else a new one that it holds as if it had
+    loaded it, without a statement. For rows kept by a process (backend/cache.py) or read through Core."""
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key(tuple(values[str(c.key)] for c in mapper.primary_key))
+    held = session.identity_map.get(key)
+    if held is not None:
+        return held  # type: ignore[return-value]
+    instance = model(**values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
 
 
 def assign_changed(obj: object, **values: object) -> int:

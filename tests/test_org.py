@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.org.models import Estate, EstateAlias, PropertyCompany, Squad, Town
-from backend.org.services import find_town, import_estates, search_estates
+from backend.org.services import find_estate, find_town, import_estates, search_estates
 from backend.seed import seed_content
 from backend.taxonomy.models import Category, LegalBasis
 from tests.support.shared_data import shared_file
@@ -86,6 +86,32 @@ def test_find_town_by_code_full_and_short_name(session: Session) -> None:
     assert find_town(session, "夏阳").code == "xiayang"
     assert find_town(session, "浦东新区") is None
     assert find_town(session, "") is None
+
+
+def test_find_estate_by_name_or_alias_within_its_town_and_never_a_guess(session: Session) -> None:
+    xujing, zhaoxiang = (find_town(session, name) for name in ("徐泾镇", "赵巷镇"))
+    assert xujing is not None and zhaoxiang is not None
+    kanghong = find_estate(session, "康虹花园")
+    assert kanghong is not None and kanghong.town is xujing
+    assert find_estate(session, "康虹花园", xujing) is kanghong
+    assert find_estate(session, "康虹花园", zhaoxiang) is None  # not in that town
+    assert find_estate(session, "康虹") is None  # a part of a name is not a name
+
+    session.add_all(
+        [
+            EstateAlias(estate=kanghong, alias="Kanghong Garden"),
+            Estate(name="Kanghong Garden", town=zhaoxiang, address="某路1号"),  # another town's own name
+            Estate(name="双名苑", town=xujing, address="某路2号", aliases=[EstateAlias(alias="同一名")]),
+            Estate(name="双名苑二期", town=xujing, address="某路3号", aliases=[EstateAlias(alias="同一名")]),
+        ]
+    )
+    session.flush()
+    # what was just written is found at once (the estate index is rebuilt in the transaction that changed it),
+    # as the database compares names: whatever the case
+    named = find_estate(session, "kanghong garden")
+    assert named is not None and named.town is zhaoxiang  # its own name wins over another's alias
+    assert find_estate(session, "KANGHONG GARDEN", xujing) is kanghong  # in 徐泾 it is only the alias
+    assert find_estate(session, "同一名") is None  # the alias of two estates names neither
 
 
 def test_import_shared_list_twice_changes_nothing_the_second_time(session: Session) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.audit.services import record_audit
@@ -73,16 +73,11 @@ def seed_towns(session: Session, towns: Iterable[TownSeed]) -> int:
 
 
 def find_town(session: Session, text: str) -> Town | None:
-    """A town by code, full name (夏阳街道) or short name (夏阳), in one query."""
-    key = text.strip()
-    if not key:
-        return None
-    return session.scalar(
-        select(Town)
-        .where(or_(Town.code == key, Town.name.in_([key, key + "街道", key + "镇"])))
-        .order_by(Town.position)
-        .limit(1)
-    )
+    """A town by code, full name (夏阳街道) or short name (夏阳), as the database compares them (case- and
+    accent-insensitive), the first in position when two match; found in the estate index (no query while it
+    is unchanged), then loaded by its key."""
+    entry = estate_index(session).find_town(text)
+    return session.get(Town, entry.id) if entry is not None else None
 
 
 def town_index(session: Session) -> dict[str, Town]:
@@ -277,10 +272,22 @@ class EstateIndex:
     estates: tuple[_Found, ...]
     by_town: Mapping[int, tuple[_Found, ...]]
     towns: Mapping[str, TownEntry]  # folded code, full name and short name → the town (find_town's matches)
+    named: Mapping[str, tuple[_Found, ...]]  # folded name or alias → the estates called so, in index order
 
     def find_town(self, text: str) -> TownEntry | None:
+        """A town by code, full name (夏阳街道) or short name (夏阳); the first in position when two match."""
         key = text.strip()
         return self.towns.get(_fold(key)) if key else None
+
+    def find_estate(self, name: str, town_id: int | None = None) -> EstateEntry | None:
+        """The estate called `name` (by its name, else an alias), within the town when given; None when no
+        estate is called so or several are (the one whose own name it is wins over those it is an alias of)."""
+        key = _fold(name.strip())
+        found = [f for f in self.named.get(key, ()) if town_id is None or f.entry.town.id == town_id]
+        exact = [f for f in found if f.name == key]
+        if len(exact) == 1:
+            return exact[0].entry
+        return found[0].entry if len(found) == 1 else None
 
     def search(self, q: str, town_id: int | None, page: int, per_page: int) -> Page[EstateEntry]:
         """As the query it replaces: name, address or an alias containing `q` (wildcards literal), the exact
@@ -341,12 +348,16 @@ def _read_estate_index(session: Session) -> EstateIndex:
         searched = _APART.join(_fold(text) for text in (name, address, *own_aliases))
         estates.append(_Found(estate, rank, int(length or 0), _fold(name), searched))
     by_town: dict[int, list[_Found]] = {}
+    named: dict[str, dict[int, _Found]] = {}
     for found in estates:
         by_town.setdefault(found.entry.town.id, []).append(found)
+        for text in (found.entry.name, *found.entry.aliases):
+            named.setdefault(_fold(text.strip()), {})[found.entry.id] = found
     return EstateIndex(
         estates=tuple(estates),
         by_town=MappingProxyType({town_id: tuple(found) for town_id, found in by_town.items()}),
         towns=MappingProxyType(town_keys),
+        named=MappingProxyType({key: tuple(found.values()) for key, found in named.items()}),
     )
 
 
@@ -370,15 +381,10 @@ def search_estates(
 
 def find_estate(session: Session, name: str, town: Town | None = None) -> Estate | None:
     """The estate called `name` (a name first, else an alias), within `town` when given; None when there is
-    no such estate or the name is ambiguous: a wrong squad costs more than the bureau's triage."""
-    query = select(Estate).outerjoin(EstateAlias).where(or_(Estate.name == name, EstateAlias.alias == name))
-    if town is not None:
-        query = query.where(Estate.town_id == town.id)
-    found = list(dict.fromkeys(session.scalars(query)))
-    exact = [e for e in found if e.name == name]
-    if len(exact) == 1:
-        return exact[0]
-    return found[0] if len(found) == 1 else None
+    no such estate or the name is ambiguous: a wrong squad costs more than the bureau's triage. Found in the
+    estate index (EstateIndex.find_estate), then loaded by its key."""
+    entry = estate_index(session).find_estate(name, town.id if town is not None else None)
+    return session.get(Estate, entry.id) if entry is not None else None
 
 
 def write_gazetteer(session: Session, path: Path) -> int:

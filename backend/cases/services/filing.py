@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -44,10 +44,10 @@ from backend.cases.services.deadlines import counts_as_in_progress, set_deadline
 from backend.cases.services.life import take_step
 from backend.cases.services.timeline import record_event, tell_followers
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
-from backend.db import Base, utcnow
+from backend.db import Base, as_loaded, utcnow
 from backend.errors import Forbidden, RateLimited, ValidationFailed
 from backend.org.models import Estate, Squad, Town
-from backend.org.services import find_town
+from backend.org.services import estate_index
 from backend.taxonomy.models import Category
 from backend.taxonomy.services import FilingCatalog, filing_catalog
 from backend.uploads.models import Upload
@@ -292,7 +292,6 @@ def _writes_of(model: type[Base]) -> _Writes:
 
 
 _WRITES: dict[type[Base], _Writes] = {}
-_M = TypeVar("_M", bound=Base)
 
 
 def _column_values(row: Base, writes: _Writes) -> dict[str, Any]:
@@ -302,21 +301,6 @@ def _column_values(row: Base, writes: _Writes) -> dict[str, Any]:
             value = None if default is None else default.arg(None) if default.is_callable else default.arg
             setattr(row, attribute, value)
     return {column: held[attribute] for attribute, column, _default in writes.columns}
-
-
-def as_loaded(session: Session, model: type[_M], values: Mapping[Any, Any]) -> _M:
-    """The `model` instance with these column values (by attribute name, the primary key among them) as the
-    session holds it: the one it already holds under that key, else a new one that it holds as if it had
-    loaded it, without a statement. For rows kept by a process (backend/cache.py) or read through Core."""
-    mapper = inspect(model)
-    key = mapper.identity_key_from_primary_key(tuple(values[str(c.key)] for c in mapper.primary_key))
-    held = session.identity_map.get(key)
-    if held is not None:
-        return held  # type: ignore[return-value]
-    instance = model(**values)
-    make_transient_to_detached(instance)
-    session.add(instance)
-    return instance
 
 
 def _hold(instance: Base, relationship: str, value: Base | None) -> None:
@@ -427,9 +411,10 @@ def _locate(session: Session, data: ReportInput) -> tuple[Estate | None, Town | 
     if not data.address:
         raise ValidationFailed.on("address", "请选择小区或填写地址")
     if data.town:
-        town = find_town(session, data.town)
-        if town is None:
+        found = estate_index(session).find_town(data.town)
+        if found is None:
             raise ValidationFailed.on("town", "没有这个街镇")
+        town = as_loaded(session, Town, cached(session, ESTATES, _read_towns, part="filing-towns")[found.id])
         squad = cached(session, ESTATES, _read_squads, part="filing-squads").get(town.id)
         _hold(town, "squad", as_loaded(session, Squad, squad) if squad is not None else None)
         return None, town
@@ -476,6 +461,12 @@ def _read_route(session: Session, estate_id: int) -> tuple[_Row, _Row, _Row | No
         MappingProxyType({k[2:]: v for k, v in row.items() if k.startswith(p)}) for p in ("e_", "t_", "s_")
     )
     return estate, town, (squad if squad["id"] is not None else None)
+
+
+def _read_towns(session: Session) -> Mapping[int, _Row]:
+    """Each town's row, by its id."""
+    rows = session.execute(select(*Town.__table__.columns)).mappings()
+    return MappingProxyType({row["id"]: MappingProxyType(dict(row)) for row in rows})
 
 
 def _read_squads(session: Session) -> Mapping[int, _Row]:
