@@ -6,17 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.audit.services import record_audit
+from backend.cache import ESTATES, cached
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
-from backend.db import utcnow
+from backend.db import as_loaded, utcnow
 from backend.errors import Conflict, FieldError, Forbidden, Unauthorized, ValidationFailed
 from backend.org.models import PropertyCompany, Squad
 from backend.staff.models import StaffNotice, StaffUser
@@ -393,13 +398,30 @@ def staff_actor(staff: StaffUser) -> Actor:
     )
 
 
-# A staff member with their squad (what every console page shows beside the name), in one statement built
-# once: the console reads it at every request. A property company loads when first read, for its own staff.
-_STAFF = select(StaffUser).where(StaffUser.id == bindparam("staff_id")).options(joinedload(StaffUser.squad))
+# A staff member's row, read at every console request (whether the account is still active and its session
+# current): through Core, in a statement built once, the StaffUser made from it as if loaded; their squad
+# (what every page shows beside the name) from the squads kept per process with the estate list. A property
+# company loads when first read, for its own staff.
+_STAFF = select(*StaffUser.__table__.columns).where(StaffUser.id == bindparam("staff_id"))
 
 
 def get_staff(session: Session, staff_id: int) -> StaffUser | None:
-    return session.scalar(_STAFF, {"staff_id": staff_id})
+    if session.autoflush:
+        session.flush()
+    row = session.connection().execute(_STAFF, {"staff_id": staff_id}).mappings().one_or_none()
+    if row is None:
+        return None
+    staff = as_loaded(session, StaffUser, row)
+    if "squad" not in inspect(staff).dict:
+        squad = cached(session, ESTATES, _read_squads, part="staff-squads").get(row["squad_id"])
+        set_committed_value(staff, "squad", as_loaded(session, Squad, squad) if squad is not None else None)
+    return staff
+
+
+def _read_squads(session: Session) -> Mapping[int, Mapping[str, Any]]:
+    """Every squad's row, by its id."""
+    rows = session.execute(select(*Squad.__table__.columns)).mappings()
+    return MappingProxyType({row["id"]: MappingProxyType(dict(row)) for row in rows})
 
 
 def list_staff(session: Session) -> list[StaffUser]:
