@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
+from itsdangerous import TimestampSigner
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
@@ -43,6 +45,14 @@ from tests.miniprogram_api.test_read_cost import one_estate_per_town
 from tests.support.accounts import make_resident
 from tests.support.cases import NOW, officer, report
 from tests.support.mp_api import API, auth, png_bytes, valid_report
+
+
+@pytest.fixture(autouse=True)
+def one_signing_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo's URL carries the second it was signed in: the view and the reference sign in the same one, or
+    a test that straddles a second compares two valid signatures that differ."""
+    second = int(time.time())
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _signer: second)
 
 
 def reference(app: Flask, case: Case, user: User, *, detail: bool = True) -> ReportOut:
