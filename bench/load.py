@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -594,6 +594,29 @@ def prime(app_port: int, ceiling_port: int, accounts: dict[str, Any]) -> list[Ta
     return plan
 
 
+def measure(
+    plan: list[Target], load: Callable[[Target, float], Result], seconds: float, ceiling_seconds: float
+) -> list[tuple[Target, Result, float]]:
+    """Each target of the plan (the ceiling first) loaded for `seconds`, the ceiling loaded again for
+    `ceiling_seconds` just before each other one; each row with the ceiling's req/s beside it (its first measure
+    when it is not measured again)."""
+    ceiling = plan[0]
+    assert ceiling.key == "ceiling", "the plan starts with the ceiling"
+    rows: list[tuple[Target, Result, float]] = []
+    first = 0.0
+    for target in plan:
+        beside = first
+        if target is not ceiling and ceiling_seconds > 0:
+            print(f"{ceiling.label}, before {target.label} …", flush=True)
+            beside = load(ceiling, ceiling_seconds).rate
+        print(f"{target.label} …", flush=True)
+        result = load(target, seconds)
+        if target is ceiling:
+            first = beside = result.rate
+        rows.append((target, result, beside))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     use_wrk = shutil.which("wrk") is not None and not args.python_client
@@ -623,18 +646,7 @@ def main(argv: list[str] | None = None) -> None:
                 return run_wrk(target, seconds, args.connections, args.threads, work)
             return run_python(target, seconds, args.connections, args.threads)
 
-        rows: list[tuple[Target, Result, float]] = []
-        plan = prime(app_port, ceiling_port, accounts)
-        ceiling = plan[0]
-        assert ceiling.key == "ceiling", "the plan starts with the ceiling"
-        for target in plan:
-            beside = None
-            if target is not ceiling and args.ceiling_seconds > 0:
-                print(f"{ceiling.label}, before {target.label} …", flush=True)
-                beside = load(ceiling, args.ceiling_seconds).rate
-            print(f"{target.label} …", flush=True)
-            result = load(target, args.seconds)
-            rows.append((target, result, beside or (result.rate if target is ceiling else rows[0][1].rate)))
+        rows = measure(prime(app_port, ceiling_port, accounts), load, args.seconds, args.ceiling_seconds)
         print_table(rows, generator, args.seconds, args.connections)
         if any(p.poll() is not None for p in processes):
             print(f"warning: a process exited during the run; see the logs in {work}")

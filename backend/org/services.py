@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -307,6 +308,22 @@ class EstateIndex:
         start = (page - 1) * per_page
         items = [e.entry for e in found[start : start + per_page]] if page <= MAX_PAGE else []
         return Page(items, page, per_page, len(found))
+
+
+def kept_rows(
+    session: Session, model: type[Town] | type[Squad], by: str = "id"
+) -> Mapping[Any, Mapping[str, Any]]:
+    """Every row of the towns' or the squads' table (as a read-only mapping of its columns), keyed by the column
+    `by`; kept per process with the estate list, so no query while it is unchanged. For services that need a
+    town or a squad as a row and make it an instance with backend.db.as_loaded."""
+    return cached(
+        session, ESTATES, lambda reader: _read_rows(reader, model, by), part=f"rows:{model.__name__}:{by}"
+    )
+
+
+def _read_rows(session: Session, model: type[Town] | type[Squad], by: str) -> Mapping[Any, Mapping[str, Any]]:
+    rows = session.execute(select(*model.__table__.columns)).mappings()
+    return MappingProxyType({row[by]: MappingProxyType(dict(row)) for row in rows})
 
 
 def estate_index(session: Session) -> EstateIndex:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,11 +16,11 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.audit.services import record_audit
-from backend.cache import ESTATES, cached
 from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Role
 from backend.db import as_loaded, utcnow
 from backend.errors import Conflict, FieldError, Forbidden, Unauthorized, ValidationFailed
 from backend.org.models import PropertyCompany, Squad
+from backend.org.services import kept_rows
 from backend.staff.models import StaffNotice, StaffUser
 
 STAFF_ROLES = (Role.OFFICER, Role.SQUAD_LEADER, Role.SUPERVISOR, Role.ADMIN, Role.EDITOR, Role.PROPERTY_STAFF)
@@ -413,15 +410,9 @@ def get_staff(session: Session, staff_id: int) -> StaffUser | None:
         return None
     staff = as_loaded(session, StaffUser, row)
     if "squad" not in inspect(staff).dict:
-        squad = cached(session, ESTATES, _read_squads, part="staff-squads").get(row["squad_id"])
+        squad = kept_rows(session, Squad).get(row["squad_id"])
         set_committed_value(staff, "squad", as_loaded(session, Squad, squad) if squad is not None else None)
     return staff
-
-
-def _read_squads(session: Session) -> Mapping[int, Mapping[str, Any]]:
-    """Every squad's row, by its id."""
-    rows = session.execute(select(*Squad.__table__.columns)).mappings()
-    return MappingProxyType({row["id"]: MappingProxyType(dict(row)) for row in rows})
 
 
 def list_staff(session: Session) -> list[StaffUser]:

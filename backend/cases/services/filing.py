@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from backend.accounts.models import User
 from backend.audit.models import AuditEntry
 from backend.audit.services import record_audit
-from backend.cache import ESTATES, cached, cached_for
+from backend.cache import ESTATES, cached_for
 from backend.cases.models import (
     Case,
     CasePhoto,
@@ -47,7 +47,7 @@ from backend.cases.workflow import BUREAU_ROLES, SQUAD_ROLES, SYSTEM, Actor, Rol
 from backend.db import Base, as_loaded, utcnow
 from backend.errors import Forbidden, RateLimited, ValidationFailed
 from backend.org.models import Estate, Squad, Town
-from backend.org.services import estate_index
+from backend.org.services import estate_index, kept_rows
 from backend.taxonomy.models import Category
 from backend.taxonomy.services import FilingCatalog, filing_catalog
 from backend.uploads.models import Upload
@@ -414,8 +414,8 @@ def _locate(session: Session, data: ReportInput) -> tuple[Estate | None, Town | 
         found = estate_index(session).find_town(data.town)
         if found is None:
             raise ValidationFailed.on("town", "没有这个街镇")
-        town = as_loaded(session, Town, cached(session, ESTATES, _read_towns, part="filing-towns")[found.id])
-        squad = cached(session, ESTATES, _read_squads, part="filing-squads").get(town.id)
+        town = as_loaded(session, Town, kept_rows(session, Town)[found.id])
+        squad = kept_rows(session, Squad, by="town_id").get(town.id)
         _hold(town, "squad", as_loaded(session, Squad, squad) if squad is not None else None)
         return None, town
     return None, None  # no town known: the bureau's triage queue
@@ -461,18 +461,6 @@ def _read_route(session: Session, estate_id: int) -> tuple[_Row, _Row, _Row | No
         MappingProxyType({k[2:]: v for k, v in row.items() if k.startswith(p)}) for p in ("e_", "t_", "s_")
     )
     return estate, town, (squad if squad["id"] is not None else None)
-
-
-def _read_towns(session: Session) -> Mapping[int, _Row]:
-    """Each town's row, by its id."""
-    rows = session.execute(select(*Town.__table__.columns)).mappings()
-    return MappingProxyType({row["id"]: MappingProxyType(dict(row)) for row in rows})
-
-
-def _read_squads(session: Session) -> Mapping[int, _Row]:
-    """Each town's squad (its row), by the town's id."""
-    rows = session.execute(select(*Squad.__table__.columns)).mappings()
-    return MappingProxyType({row["town_id"]: MappingProxyType(dict(row)) for row in rows})
 
 
 def _reporter_photos(session: Session, reporter: User | None, photo_ids: list[str]) -> list[Upload]:
