@@ -3,7 +3,9 @@ MariaDB, Redis) and a one-route Flask app under the same gunicorn settings, each
 concurrent connections; prints req/s, the share of the ceiling beside the issue's target, p50/p95/p99 and errors.
 The ceiling is measured first for the table's first row and again just before each endpoint (--ceiling-seconds),
 and each endpoint's share is of the ceiling measured beside it: this machine is shared, and what it allows moves
-by a fifth within minutes.
+by a fifth within minutes. Beside the resident's own list runs its floor (bench/floor_app.py, same gunicorn
+settings): the list's own statements sent through PyMySQL from a bare Flask view, which is as fast as the list can
+be in this stack; the table ends with the share of that floor the list reaches.
 
     .venv/bin/python bench/load.py --database-url mysql+pymysql://root@127.0.0.1:3306/qingpu_load \\
         --redis-url redis://127.0.0.1:6379/9
@@ -39,7 +41,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -77,6 +79,12 @@ class Target:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None  # a template with UID in it
+
+
+class Ports(NamedTuple):
+    app: int
+    ceiling: int
+    floor: int  # bench/floor_app.py: the own list's statements alone
 
 
 @dataclass
@@ -415,7 +423,7 @@ def run_wrk(target: Target, seconds: float, connections: int, threads: int, work
 # -- the run -------------------------------------------------------------------------------------------------
 
 
-def targets(app_port: int, ceiling_port: int, accounts: dict[str, Any], cookie: str | None) -> list[Target]:
+def targets(ports: Ports, accounts: dict[str, Any], cookie: str | None) -> list[Target]:
     tokens = accounts["tokens"]
     json_type = {"Content-Type": "application/json"}
     fragment = urllib.parse.quote(accounts["estate_name"][:2])
@@ -432,17 +440,17 @@ def targets(app_port: int, ceiling_port: int, accounts: dict[str, Any], cookie: 
         "caller_phone": "13912345678",
     }
     chat = {"text": "小区里有人违章搭建阳光房，应该找谁管？"}
+    app_port = ports.app
+    reader = {"Authorization": f"Bearer {tokens['reader']}"}
     found = [
-        Target("ceiling", "one-route Flask app (ceiling)", ceiling_port, "GET", "/"),
+        Target("ceiling", "one-route Flask app (ceiling)", ports.ceiling, "GET", "/"),
         Target("categories", "GET /api/mp/v1/categories", app_port, "GET", "/api/mp/v1/categories"),
         Target(
             "estates", f"GET /api/mp/v1/estates?q={accounts['estate_name'][:2]}", app_port, "GET",
             f"/api/mp/v1/estates?q={fragment}",
         ),
-        Target(
-            "own_list", "GET /api/mp/v1/reports (own list)", app_port, "GET", "/api/mp/v1/reports",
-            {"Authorization": f"Bearer {tokens['reader']}"},
-        ),
+        Target("own_list", "GET /api/mp/v1/reports (own list)", app_port, "GET", "/api/mp/v1/reports", reader),
+        Target("floor", "floor of the own list (its statements alone)", ports.floor, "GET", "/reports", reader),
         Target(
             "report", "POST /api/mp/v1/reports", app_port, "POST", "/api/mp/v1/reports",
             {"Authorization": f"Bearer {tokens['filer']}", **json_type}, json.dumps(report, ensure_ascii=False),
@@ -500,6 +508,12 @@ def print_table(
     print(
         f"\ntargets: the shares above, no errors, p95 < {P95_TARGET_MS:.0f} ms at {connections} connections"
     )
+    shares = {target.key: result.rate / (ceiling or 1.0) for target, result, ceiling in rows}
+    if "own_list" in shares and shares.get("floor"):
+        print(
+            f"the own list reaches {shares['own_list'] / shares['floor']:.0%} of its floor: the same statements"
+            f" through PyMySQL in a bare Flask view ({shares['floor']:.1%} of the ceiling; bench/floor_app.py)"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -549,32 +563,36 @@ def prepare(stack: ExitStack, args: argparse.Namespace, work: Path) -> tuple[dic
     return env, make_accounts()
 
 
-def serve(
-    stack: ExitStack, env: dict[str, str], work: Path
-) -> tuple[int, int, list[subprocess.Popen[bytes]]]:
-    """gunicorn on the service and on the ceiling, and one RQ worker; returns both ports and the processes."""
-    app_port, ceiling_port = free_port(), free_port()
+def serve(stack: ExitStack, env: dict[str, str], work: Path) -> tuple[Ports, list[subprocess.Popen[bytes]]]:
+    """gunicorn on the service, on the ceiling and on the own list's floor, and one RQ worker; returns their
+    ports and the processes."""
+    ports = Ports(free_port(), free_port(), free_port())
     gunicorn = [str(BIN / "gunicorn"), "--preload", "--workers", "4", "--bind"]
     app = stack.enter_context(
-        started("web", [*gunicorn, f"127.0.0.1:{app_port}", "backend.wsgi:app"], env, work)
+        started("web", [*gunicorn, f"127.0.0.1:{ports.app}", "backend.wsgi:app"], env, work)
     )
     ceiling = stack.enter_context(
-        started("ceiling", [*gunicorn, f"127.0.0.1:{ceiling_port}", "bench.ceiling_app:app"], env, work)
+        started("ceiling", [*gunicorn, f"127.0.0.1:{ports.ceiling}", "bench.ceiling_app:app"], env, work)
+    )
+    floor = stack.enter_context(
+        started("floor", [*gunicorn, f"127.0.0.1:{ports.floor}", "bench.floor_app:app"], env, work)
     )
     worker = stack.enter_context(started("worker", [*FLASK, "worker"], env, work))
-    wait_ready(app_port, "/healthz", app, work / "web.log")
-    wait_ready(ceiling_port, "/", ceiling, work / "ceiling.log")
+    wait_ready(ports.app, "/healthz", app, work / "web.log")
+    wait_ready(ports.ceiling, "/", ceiling, work / "ceiling.log")
+    wait_ready(ports.floor, "/healthz", floor, work / "floor.log")
     if worker.poll() is not None:
         raise SystemExit(f"the RQ worker exited:\n{(work / 'worker.log').read_text()[-3000:]}")
-    return app_port, ceiling_port, [app, ceiling, worker]
+    return ports, [app, ceiling, floor, worker]
 
 
-def prime(app_port: int, ceiling_port: int, accounts: dict[str, Any]) -> list[Target]:
+def prime(ports: Ports, accounts: dict[str, Any]) -> list[Target]:
     """The endpoints to measure, each checked once, and the reader's list filled with a page of reports."""
+    app_port = ports.app
     cookie = console_cookie(app_port)
     if cookie is None:
         print("could not log in to the console: the inbox is left out")
-    plan = targets(app_port, ceiling_port, accounts, cookie)
+    plan = targets(ports, accounts, cookie)
     for target in plan:
         check(target)
     own_list = next(t for t in plan if t.key == "own_list")
@@ -639,14 +657,14 @@ def main(argv: list[str] | None = None) -> None:
         if not args.keep:
             stack.callback(shutil.rmtree, work, ignore_errors=True)
         env, accounts = prepare(stack, args, work)
-        app_port, ceiling_port, processes = serve(stack, env, work)
+        ports, processes = serve(stack, env, work)
 
         def load(target: Target, seconds: float) -> Result:
             if use_wrk:
                 return run_wrk(target, seconds, args.connections, args.threads, work)
             return run_python(target, seconds, args.connections, args.threads)
 
-        rows = measure(prime(app_port, ceiling_port, accounts), load, args.seconds, args.ceiling_seconds)
+        rows = measure(prime(ports, accounts), load, args.seconds, args.ceiling_seconds)
         print_table(rows, generator, args.seconds, args.connections)
         if any(p.poll() is not None for p in processes):
             print(f"warning: a process exited during the run; see the logs in {work}")
