@@ -11,7 +11,6 @@ after the fork."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from typing import Any, cast
@@ -23,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from backend.accounts.services import _USER_OF_VALID_TOKEN
+from backend.accounts.services import _USER_OF_VALID_TOKEN, _hash
 from backend.cases.services.reads import _SHOWN_PAGE
 
 PER_PAGE = 20  # the mini-program's page, read with one more as the service does
@@ -46,14 +45,7 @@ def connection() -> pymysql.connections.Connection[Any]:
     global _connection
     if _connection is None:
         url = make_url(os.environ["DATABASE_URL"])
-        _connection = pymysql.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 3306,
-            user=url.username or "root",
-            password=url.password or "",
-            database=url.database,
-            charset="utf8mb4",
-        )
+        _connection = pymysql.connect(**url.translate_connect_args(username="user"), charset="utf8mb4")
     return _connection
 
 
@@ -66,7 +58,7 @@ def healthz() -> dict[str, bool]:
 def reports() -> Response:
     token = request.headers.get("Authorization", "").removeprefix("Bearer ")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    values: dict[str, Any] = {"token_hash": hashlib.sha256(token.encode()).hexdigest(), "now": now}
+    values: dict[str, Any] = {"token_hash": _hash(token), "now": now}
     db = connection()
     try:
         with db.cursor() as cursor:
