@@ -3,9 +3,9 @@ MariaDB, Redis) and a one-route Flask app under the same gunicorn settings, each
 concurrent connections; prints req/s, the share of the ceiling beside the issue's target, p50/p95/p99 and errors.
 The ceiling is measured first for the table's first row and again just before each endpoint (--ceiling-seconds),
 and each endpoint's share is of the ceiling measured beside it: this machine is shared, and what it allows moves
-by a fifth within minutes. Beside the resident's own list runs its floor (bench/floor_app.py, same gunicorn
-settings): the list's own statements sent through PyMySQL from a bare Flask view, which is as fast as the list can
-be in this stack; the table ends with the share of that floor the list reaches.
+by a fifth within minutes. Beside the resident's own list and the console inbox runs each one's floor
+(bench/floor_app.py, same gunicorn settings): its own statements sent through PyMySQL from a bare Flask view, which
+is as fast as it can be in this stack; the table ends with the share of its floor each reaches.
 
     .venv/bin/python bench/load.py --database-url mysql+pymysql://root@127.0.0.1:3306/qingpu_load \\
         --redis-url redis://127.0.0.1:6379/9
@@ -84,7 +84,7 @@ class Target:
 class Ports(NamedTuple):
     app: int
     ceiling: int
-    floor: int  # bench/floor_app.py: the own list's statements alone
+    floor: int  # bench/floor_app.py: the own list's and the inbox's statements alone
 
 
 @dataclass
@@ -465,8 +465,17 @@ def targets(ports: Ports, accounts: dict[str, Any], cookie: str | None) -> list[
         ),
     ]  # fmt: skip
     if cookie:
+        console = {"Cookie": cookie}
+        found.append(Target("inbox", "GET /console/inbox", app_port, "GET", "/console/inbox", console))
         found.append(
-            Target("inbox", "GET /console/inbox", app_port, "GET", "/console/inbox", {"Cookie": cookie})
+            Target(
+                "inbox_floor",
+                "floor of the inbox (its statements alone)",
+                ports.floor,
+                "GET",
+                "/inbox",
+                console,
+            )
         )
     return found
 
@@ -509,11 +518,13 @@ def print_table(
         f"\ntargets: the shares above, no errors, p95 < {P95_TARGET_MS:.0f} ms at {connections} connections"
     )
     shares = {target.key: result.rate / (ceiling or 1.0) for target, result, ceiling in rows}
-    if "own_list" in shares and shares.get("floor"):
-        print(
-            f"the own list reaches {shares['own_list'] / shares['floor']:.0%} of its floor: the same statements"
-            f" through PyMySQL in a bare Flask view ({shares['floor']:.1%} of the ceiling; bench/floor_app.py)"
-        )
+    for key, floor, name in (("own_list", "floor", "the own list"), ("inbox", "inbox_floor", "the inbox")):
+        if key in shares and shares.get(floor):
+            print(
+                f"{name} reaches {shares[key] / shares[floor]:.0%} of its floor: the same statements through"
+                f" PyMySQL in a bare Flask view ({shares[floor]:.1%} of the ceiling, {TARGETS[key]:.0%} its"
+                " target; bench/floor_app.py)"
+            )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -564,8 +575,8 @@ def prepare(stack: ExitStack, args: argparse.Namespace, work: Path) -> tuple[dic
 
 
 def serve(stack: ExitStack, env: dict[str, str], work: Path) -> tuple[Ports, list[subprocess.Popen[bytes]]]:
-    """gunicorn on the service, on the ceiling and on the own list's floor, and one RQ worker; returns their
-    ports and the processes."""
+    """gunicorn on the service, on the ceiling and on the floors (the own list's and the inbox's), and one RQ
+    worker; returns their ports and the processes."""
     ports = Ports(free_port(), free_port(), free_port())
     gunicorn = [str(BIN / "gunicorn"), "--preload", "--workers", "4", "--bind"]
     app = stack.enter_context(

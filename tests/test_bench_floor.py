@@ -1,9 +1,12 @@
-"""bench/floor_app.py, the own list's floor in bench/load.py: it sends MariaDB the service's own statements, so for
-the same bearer token it finds what the service's list finds (the same reports, newest first, none of anyone
-else's) and refuses what the service refuses. A floor that read something else would measure nothing."""
+"""bench/floor_app.py, the floors of the own list and of the inbox in bench/load.py: it sends MariaDB the service's
+own statements, so for the same bearer token it finds what the service's list finds (the same reports, newest
+first, none of anyone else's), for the same console cookie the cases the service's inbox shows, in its order, and
+it refuses what the service refuses. A floor that read something else would measure nothing."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -12,9 +15,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.org.models import Estate
+from backend.org.models import Estate, Squad
+from backend.staff.services import create_staff
 from tests.support.accounts import make_resident
 from tests.support.cleanup import purge_users
+from tests.support.console import PASSWORD, login, post
 
 
 @pytest.fixture
@@ -74,3 +79,47 @@ def test_the_floor_reads_the_service_s_own_list_and_refuses_what_it_refuses(
             assert answer.status_code == 401  # a token logged out is refused by both
     finally:
         purge_users(engine, user_ids)
+
+
+def test_the_inbox_floor_reads_the_service_s_inbox_and_refuses_a_logged_out_cookie(
+    mariadb_app: Flask, floor: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(floor.app, "secret_key", mariadb_app.config["SECRET_KEY"])
+    engine = mariadb_app.extensions["db"].engine
+    username = "floor_" + secrets.token_hex(4)
+    with Session(engine) as session:
+        reader, token = make_resident(session, "floor-inbox")
+        xujing = session.scalars(select(Squad).where(Squad.code == "xujing")).one()
+        officer = create_staff(
+            session,
+            username=username,
+            display_name="底线队员",
+            role="officer",
+            password=PASSWORD,
+            squad=xujing,
+        )
+        estate_id = session.scalars(select(Estate.id).where(Estate.name == "康虹花园")).one()
+        user_ids, staff_ids = [reader.id], [officer.id]
+        session.commit()
+    try:
+        filed = [_file(mariadb_app, token, estate_id, 20 + n) for n in range(3)]
+        console = login(mariadb_app.test_client(), username)
+        cookie = console.get_cookie("session")
+        assert cookie is not None
+        floor_client = floor.app.test_client()
+        floor_client.set_cookie("session", cookie.value)
+
+        page = console.get("/console/inbox")
+        floors = floor_client.get("/inbox")
+        assert page.status_code == floors.status_code == 200
+        shown = re.findall(r'data-case="([^"]+)"', page.get_data(as_text=True))
+        assert set(filed) <= set(shown)  # dispatched to 徐泾: on its officer's 待签收 page
+        assert [row[0] for row in floors.get_json()["data"]] == shown  # the same cases, in the same order
+
+        assert post(console, "/console/logout").status_code == 302
+        stale = mariadb_app.test_client()
+        stale.set_cookie("session", cookie.value)  # a copy of the cookie from before the logout
+        assert stale.get("/console/inbox").status_code == 302  # to the login
+        assert floor_client.get("/inbox").status_code == 401
+    finally:
+        purge_users(engine, user_ids, staff_ids)
