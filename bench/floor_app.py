@@ -18,6 +18,7 @@ use, after the fork."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import os
 from typing import Any, NamedTuple, cast
@@ -30,13 +31,14 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from backend.accounts.services import _USER_OF_VALID_TOKEN, _hash
-from backend.cases.services.reads import _SHOWN_PAGE, _inbox_reads
+from backend.cases.services.reads import _SHOWN_PAGE, _inbox_reads, list_inbox
 from backend.cases.workflow import SQUAD_ROLES, Role
-from backend.staff.services import _STAFF, _notice_lines
+from backend.staff.services import _STAFF, _notice_lines, list_notices
 
 PER_PAGE = 20  # the mini-program's page, read with one more as the service does
-INBOX_PER_PAGE = 50  # the console's page (backend.cases.services.reads.list_inbox)
-NOTICES = 20  # the unread notices the inbox lists (backend.staff.services.list_notices)
+# the console's page and the unread notices the inbox lists: the services' own defaults, which the inbox uses
+INBOX_PER_PAGE = inspect.signature(list_inbox).parameters["per_page"].default
+NOTICES = inspect.signature(list_notices).parameters["limit"].default
 
 
 class Compiled(NamedTuple):
